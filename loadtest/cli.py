@@ -17,6 +17,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("loadtest.bench", "headless benchmark: reference server (or --target) + Locust + report"),
     "report": ("loadtest.report.cli", "rebuild plots, summary and report.html from a run folder"),
     "compare": ("loadtest.report.compare_cli", "compare two run folders; exit 3 on a regression"),
+    "mock-llm": ("loadtest.mockllm.cli", "run an OpenAI-compatible mock LLM for real OpenHands servers"),
+    "openhands": ("loadtest.realoh.cli", "bring a real OpenHands 1.6.0 server up or down on loopback"),
 }
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SLO = 0, 1, 2, 3

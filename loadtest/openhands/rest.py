@@ -1,0 +1,233 @@
+"""The few OpenHands REST calls a load test needs, each returning its status and timing (`RestResult`).
+
+Every call is classified: a 429 is throttle ``http_429`` with its ``Retry-After``; a successful call that
+took at least ``delayed_ms`` (OpenHands' limiter *sleeps* 1 s before serving requests 11–20 of a second)
+is throttle ``http_delayed``. All `RestClient`s of a process share one `requests.Session` (one
+connection pool per host), so 10,000 conversations do not mean 10,000 pools. The session API key travels
+in the ``X-Session-API-Key`` header and never appears in a repr or a result.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.cookiejar
+import time
+from typing import Any, NamedTuple
+
+import requests
+import requests.adapters
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "SETTINGS_NOT_FOUND",
+    "RestClient",
+    "RestResult",
+    "parse_retry_after",
+    "shared_session",
+]
+
+SETTINGS_NOT_FOUND = "CONFIGURATION$SETTINGS_NOT_FOUND"
+
+#: Settings seeded when the server has none (OpenHands refuses to create conversations without them).
+#: The LLM values are placeholders; pass real ones (e.g. a mock LLM's URL) to `RestClient(settings=...)`.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "llm_model": "openai/mock-model",
+    "llm_api_key": "sk-mock",
+    "llm_base_url": "http://127.0.0.1:4010/v1",
+    "agent": "CodeActAgent",
+    "language": "en",
+    "confirmation_mode": False,
+}
+
+_BODY_TEXT_MAX = 4096
+_POOL_MAXSIZE = 512
+_shared: requests.Session | None = None
+
+
+def shared_session() -> requests.Session:
+    """The process-wide session: one pool per host, cookies never stored (each call is stateless)."""
+    global _shared
+    if _shared is None:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=_POOL_MAXSIZE, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        session.trust_env = False
+        _shared = session
+    return _shared
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+class RestResult(NamedTuple):
+    """One REST call.
+
+    Attributes:
+        status: HTTP status, or 0 when no response came (connection error, timeout).
+        elapsed_ms: request start to full response, from `time.perf_counter`.
+        body: parsed JSON, else text (truncated to 4 KiB); for status 0 the exception's class name.
+        retry_after: seconds from ``Retry-After``, or None.
+        throttle: ``"http_429"``, ``"http_delayed"`` or None.
+        ok: 2xx.
+    """
+
+    status: int
+    elapsed_ms: float
+    body: Any
+    retry_after: float | None
+    throttle: str | None
+    ok: bool
+
+
+class RestClient:
+    """REST calls against one OpenHands-compatible server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        session_api_key: str | None = None,
+        *,
+        delayed_ms: float = 900.0,
+        timeout: float = 30.0,
+        settings: dict[str, Any] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        """Args:
+        base_url: ``http://host:port`` (a trailing slash is ignored).
+        session_api_key: sent as ``X-Session-API-Key`` when set (secret: never shown).
+        delayed_ms: a successful call at least this slow is throttle ``http_delayed``.
+        timeout: seconds per request (connect and read).
+        settings: body of ``POST /api/settings`` when the server asks for settings (default `DEFAULT_SETTINGS`).
+        session: a `requests.Session` to use instead of the process-wide `shared_session()`.
+        """
+        if delayed_ms <= 0:
+            raise ValueError(f"delayed_ms must be > 0, got {delayed_ms!r}")
+        self.base_url = base_url.rstrip("/")
+        self.delayed_ms = float(delayed_ms)
+        self.timeout = float(timeout)
+        self._settings = dict(DEFAULT_SETTINGS if settings is None else settings)
+        self._session = session if session is not None else shared_session()
+        self._headers: dict[str, str] = {"Accept": "application/json"}
+        if session_api_key is not None:
+            self._headers["X-Session-API-Key"] = session_api_key
+
+    def __repr__(self) -> str:
+        key = "<redacted>" if "X-Session-API-Key" in self._headers else "None"
+        return f"RestClient({self.base_url!r}, session_api_key={key})"
+
+    # -- the calls -------------------------------------------------------------------------------
+
+    def create_conversation(self, initial_user_msg: str | None = None, **fields: Any) -> RestResult:
+        """``POST /api/conversations``; seeds settings and retries once if the server has none.
+
+        Args:
+            initial_user_msg: the first user message, run at once by the agent.
+            fields: other `InitSessionRequest` fields (``repository``, ``conversation_instructions``...).
+        """
+        body = dict(fields)
+        if initial_user_msg is not None:
+            body["initial_user_msg"] = initial_user_msg
+        res = self.request("POST", "/api/conversations", json=body)
+        if res.status == 400 and _needs_settings(res.body):
+            seeded = self.seed_settings()
+            if not seeded.ok:
+                return seeded
+            res = self.request("POST", "/api/conversations", json=body)
+        return res
+
+    def seed_settings(self, settings: dict[str, Any] | None = None) -> RestResult:
+        """``POST /api/settings`` with `settings` (default: the client's)."""
+        return self.request("POST", "/api/settings", json=self._settings if settings is None else settings)
+
+    def get_conversation(self, conversation_id: str) -> RestResult:
+        """``GET /api/conversations/{id}`` (body: ConversationInfo or null)."""
+        return self.request("GET", f"/api/conversations/{conversation_id}")
+
+    def delete_conversation(self, conversation_id: str) -> RestResult:
+        """``DELETE /api/conversations/{id}``."""
+        return self.request("DELETE", f"/api/conversations/{conversation_id}")
+
+    def events(
+        self, conversation_id: str, start_id: int = 0, limit: int = 100, end_id: int | None = None
+    ) -> RestResult:
+        """``GET /api/conversations/{id}/events`` (body ``{"events": [...], "has_more": bool}``).
+
+        Args:
+            start_id: first id wanted.
+            limit: 1..100 (the server refuses more).
+            end_id: optional last id.
+        """
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit must be 1..100 (OpenHands refuses more), got {limit!r}")
+        params: dict[str, Any] = {"start_id": start_id, "limit": limit}
+        if end_id is not None:
+            params["end_id"] = end_id
+        return self.request("GET", f"/api/conversations/{conversation_id}/events", params=params)
+
+    def health(self) -> RestResult:
+        """``GET /health``."""
+        return self.request("GET", "/health")
+
+    def alive(self) -> RestResult:
+        """``GET /alive``."""
+        return self.request("GET", "/alive")
+
+    def server_info(self) -> RestResult:
+        """``GET /server_info``."""
+        return self.request("GET", "/server_info")
+
+    # -- the one I/O path ------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> RestResult:
+        """One request, timed and classified; never raises for HTTP or connection failures."""
+        url = self.base_url + path
+        start = time.perf_counter()
+        try:
+            resp = self._session.request(method, url, headers=self._headers, timeout=self.timeout, **kwargs)
+            content = resp.content
+        except requests.RequestException as exc:
+            elapsed = (time.perf_counter() - start) * 1000.0
+            return RestResult(0, elapsed, type(exc).__name__, None, None, False)
+        elapsed = (time.perf_counter() - start) * 1000.0
+        status = resp.status_code
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        ok = 200 <= status < 300
+        if status == 429:
+            throttle: str | None = "http_429"
+        elif ok and elapsed >= self.delayed_ms:
+            throttle = "http_delayed"
+        else:
+            throttle = None
+        return RestResult(status, elapsed, _decode_body(resp, content), retry_after, throttle, ok)
+
+
+def _decode_body(resp: requests.Response, content: bytes) -> Any:
+    if not content:
+        return None
+    if "json" in resp.headers.get("Content-Type", ""):
+        try:
+            return resp.json()
+        except ValueError:
+            pass
+    return content[:_BODY_TEXT_MAX].decode("utf-8", "replace")
+
+
+def _needs_settings(body: Any) -> bool:
+    if isinstance(body, dict):
+        return body.get("msg_id") == SETTINGS_NOT_FOUND or body.get("message") == "Settings not found"
+    return isinstance(body, str) and SETTINGS_NOT_FOUND in body

@@ -1,0 +1,96 @@
+"""Shapes as pure functions of run time, on plain numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtest.harness.shapes import Step, StepSearch, Tick, parse_steps, ramp_at, spike_at, step_at
+
+
+def test_parse_steps_defaults_and_durations() -> None:
+    assert parse_steps("10, 20@60s,40", 30.0) == (Step(10, 30.0), Step(20, 60.0), Step(40, 30.0))
+    assert parse_steps("5@500ms", 1.0) == (Step(5, 0.5),)
+
+
+@pytest.mark.parametrize("bad", ["", "x", "10@", "10@-1s", "-5", "10@abc"])
+def test_parse_steps_rejects(bad: str) -> None:
+    with pytest.raises(ValueError, match="10,20"):
+        parse_steps(bad, 30.0)
+
+
+def test_step_at_holds_each_value_then_stops() -> None:
+    steps = parse_steps("10,20@5s,40", 10.0)
+    assert step_at(0, steps, 3.0) == Tick(10, 3.0, 0)
+    assert step_at(9.99, steps, 3.0) == Tick(10, 3.0, 0)
+    assert step_at(10, steps, 3.0) == Tick(20, 3.0, 1)
+    assert step_at(14.9, steps, 3.0) == Tick(20, 3.0, 1)
+    assert step_at(15, steps, 3.0) == Tick(40, 3.0, 2)
+    assert step_at(25, steps, 3.0) is None
+
+
+def test_ramp_interpolates_from_previous_value() -> None:
+    steps = parse_steps("100@10s,100@5s,0@10s", 1.0)
+    assert ramp_at(0, steps) == Tick(0, 20, 0)  # 10 users/s slope, spawn rate leaves headroom
+    assert ramp_at(5, steps).users == 50  # type: ignore[union-attr]
+    assert ramp_at(12, steps).users == 100  # type: ignore[union-attr]
+    assert ramp_at(20, steps).users == 50  # type: ignore[union-attr]
+    assert ramp_at(25, steps) is None
+
+
+def test_spike_jumps_within_a_second() -> None:
+    steps = parse_steps("5@10s,100@3s,5@10s", 1.0)
+    assert spike_at(1, steps) == Tick(5, 5.0, 0)
+    assert spike_at(11, steps) == Tick(100, 95.0, 1)
+    assert spike_at(14, steps) == Tick(5, 95.0, 2)
+    assert spike_at(23, steps) is None
+
+
+def _judge(bad_from: int, ready_at: dict[int, float]) -> object:
+    calls: list[tuple[float, float]] = []
+
+    def evaluate(start: float, end: float) -> tuple[bool, dict[str, object]] | None:
+        calls.append((start, end))
+        index = int(end // 10) - 1
+        if now[0] < ready_at.get(index, 0.0):
+            return None
+        return index < bad_from, {"step": index}
+
+    now = [0.0]
+    evaluate.calls = calls  # type: ignore[attr-defined]
+    evaluate.now = now  # type: ignore[attr-defined]
+    return evaluate
+
+
+def test_step_search_stops_after_first_failing_step() -> None:
+    search = StepSearch(parse_steps("10,20,40,80", 10.0), warmup=2.0)
+    judge = _judge(bad_from=2, ready_at={})
+    seen = []
+    for t in range(60):
+        judge.now[0] = t  # type: ignore[attr-defined]
+        seen.append(search.advance(float(t), judge))  # type: ignore[arg-type]
+    assert seen[:10] == [0] * 10 and seen[10:20] == [1] * 10 and seen[20:30] == [2] * 10
+    assert seen[30] is None and search.done
+    out = search.outcome()
+    assert (out.last_good, out.first_bad) == (1, 2)
+    assert judge.calls[0] == (2.0, 10.0)  # type: ignore[attr-defined]
+    assert [v["ok"] for v in search.verdicts] == [True, True, False]
+
+
+def test_step_search_holds_until_data_is_complete() -> None:
+    search = StepSearch(parse_steps("10,20", 10.0), warmup=0.0, max_wait=5.0)
+    judge = _judge(bad_from=99, ready_at={0: 13.0})
+    indexes = []
+    for t in range(30):
+        judge.now[0] = t  # type: ignore[attr-defined]
+        indexes.append(search.advance(float(t), judge))  # type: ignore[arg-type]
+    assert indexes[10:13] == [0, 0, 0]  # held while the first step's data is incomplete
+    assert indexes[13] == 1  # the second step starts when the verdict comes in
+    assert indexes[23] is None  # ... and lasts its full 10 s
+    assert search.outcome().last_good == 1 and search.outcome().first_bad is None
+
+
+def test_step_search_gives_up_waiting_after_max_wait() -> None:
+    search = StepSearch(parse_steps("10", 10.0), warmup=0.0, max_wait=3.0)
+    results = [search.advance(float(t), lambda s, e: None) for t in range(20)]
+    assert results[12] == 0 and results[13] is None
+    assert search.outcome().first_bad == 0

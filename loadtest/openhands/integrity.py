@@ -63,6 +63,7 @@ class Integrity:
         duplicates: ids received again.
         out_of_order: ids received after a higher id (late), except the replay's trailing state event.
         holes_expected: holes the server withholds on purpose (see `audit_holes`).
+        unaudited: gaps counted without the server's word (audit off, failed, or over its bound).
     """
 
     __slots__ = (
@@ -79,6 +80,7 @@ class Integrity:
         "missing_cap",
         "out_of_order",
         "overflow",
+        "unaudited",
     )
 
     def __init__(self, *, hole_cap: int = 10_000, missing_cap: int = 1_024) -> None:
@@ -94,6 +96,7 @@ class Integrity:
         self.out_of_order = 0
         self.holes_expected = 0
         self.overflow = 0
+        self.unaudited = 0
         self.hole_cap = hole_cap
         self.missing_cap = missing_cap
         self._holes: set[int] = set()

@@ -1,0 +1,155 @@
+"""Conversation settings and result records (pure: no I/O).
+
+`ConversationConfig` is frozen and validated; the session API key never shows in its repr. `backoff_delay`
+is the reconnect schedule: full-jitter exponential backoff that never undercuts a server's ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "KEY_VIA",
+    "ConnectResult",
+    "ConversationConfig",
+    "ReconnectResult",
+    "backoff_delay",
+]
+
+KeyVia = Literal["query", "header", "cookie"]
+KEY_VIA: tuple[str, ...] = ("query", "header", "cookie")
+
+
+def _positive(name: str, value: float) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"ConversationConfig.{name} must be a number > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    """How a `Conversation` talks to its server.
+
+    Attributes:
+        base_url: ``http://host:port`` of the server (REST and Socket.IO).
+        session_api_key: the server's session API key, or None (secret: never in reprs or logs).
+        key_via: how the socket carries the key: ``query`` (``session_api_key=``, as the OpenHands frontend
+            does, sending ``null`` when there is none), ``header`` (``X-Session-API-Key``) or ``cookie``
+            (``session_api_key``). REST calls always use the header.
+        providers: ``providers_set`` values (``github``, ``gitlab``...), sent comma-joined.
+        connect_timeout: seconds for one connect (handshake + replay + CONNECT ack).
+        turn_timeout: seconds a turn may take before its end state is ``timeout``.
+        audit_holes: ask the server (REST) about id holes, so that withheld ids are not counted as gaps.
+        socketio_path: the Socket.IO path on the server.
+        backoff_initial: first reconnect backoff ceiling, seconds (doubles per attempt, full jitter).
+        backoff_max: backoff ceiling cap, seconds.
+        reconnect_max_attempts: default attempt bound of `Conversation.reconnect`.
+        reconnect_deadline: default time bound of `Conversation.reconnect`, seconds.
+        resync_timeout: how long `reconnect` waits for the first live event when a turn is in flight.
+        http_delayed_ms: a successful REST call at least this slow is throttle ``http_delayed``.
+        audit_batch: open holes that trigger an audit of live holes (one REST page).
+        audit_max_pages: REST pages one audit may read; holes beyond are counted as gaps, unaudited.
+    """
+
+    base_url: str
+    session_api_key: str | None = field(default=None, repr=False)
+    key_via: KeyVia = "query"
+    providers: tuple[str, ...] = ()
+    connect_timeout: float = 30.0
+    turn_timeout: float = 120.0
+    audit_holes: bool = True
+    socketio_path: str = "socket.io"
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    reconnect_max_attempts: int = 10
+    reconnect_deadline: float = 60.0
+    resync_timeout: float = 10.0
+    http_delayed_ms: float = 900.0
+    audit_batch: int = 100
+    audit_max_pages: int = 20
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://", "ws", "wss")):
+            raise ValueError(f"ConversationConfig.base_url must be an http(s) URL, got {self.base_url!r}")
+        if self.key_via not in KEY_VIA:
+            raise ValueError(f"ConversationConfig.key_via must be one of {', '.join(KEY_VIA)}, got {self.key_via!r}")
+        if self.session_api_key == "":
+            raise ValueError("ConversationConfig.session_api_key must be None or a non-empty string")
+        if isinstance(self.providers, str):
+            raise ValueError("ConversationConfig.providers must be a tuple of names, e.g. ('github',)")
+        for name in (
+            "connect_timeout",
+            "turn_timeout",
+            "backoff_initial",
+            "backoff_max",
+            "reconnect_deadline",
+            "resync_timeout",
+            "http_delayed_ms",
+        ):
+            _positive(name, getattr(self, name))
+        for name in ("reconnect_max_attempts", "audit_batch", "audit_max_pages"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ConversationConfig.{name} must be an integer >= 1, got {value!r}")
+
+    def __repr__(self) -> str:
+        key = "<redacted>" if self.session_api_key is not None else "None"
+        return (
+            f"ConversationConfig(base_url={self.base_url!r}, session_api_key={key}, key_via={self.key_via!r}, "
+            f"providers={self.providers!r}, audit_holes={self.audit_holes})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectResult:
+    """One successful connect.
+
+    Attributes:
+        duration_ms: start of the WebSocket handshake to the Socket.IO CONNECT ack (replay included).
+        replayed_events: events received before the CONNECT ack.
+        replay_bytes: their frame bytes.
+        started_at: perf_counter seconds at the handshake start.
+        connected_at: perf_counter seconds at the CONNECT ack (transport receive stamp).
+    """
+
+    duration_ms: float
+    replayed_events: int
+    replay_bytes: int
+    started_at: float
+    connected_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectResult:
+    """The outcome of `Conversation.reconnect`.
+
+    Attributes:
+        ok: connected again.
+        attempts: connect attempts made.
+        recovery_ms: connection lost → CONNECT ack again (None unless ok).
+        resync_ms: connection lost → caught up: the CONNECT ack when no turn was in flight after the replay,
+            else the first new live event (None if it did not come within ``resync_timeout``).
+        replayed_events: events replayed by the successful attempt.
+        error: the last attempt's exception when not ok (stable repr, no secrets).
+    """
+
+    ok: bool
+    attempts: int
+    recovery_ms: float | None
+    resync_ms: float | None
+    replayed_events: int = 0
+    error: Any = None
+
+
+def backoff_delay(attempt: int, initial: float, cap: float, retry_after: float | None, rng: random.Random) -> float:
+    """Seconds to wait before retry number `attempt` (1 = first retry).
+
+    Full jitter: uniform in [0, min(cap, initial * 2**(attempt-1))], but never less than `retry_after`.
+    """
+    ceiling = min(cap, initial * (2.0 ** min(attempt - 1, 30)))
+    delay = rng.uniform(0.0, ceiling)
+    if retry_after is not None and retry_after > delay:
+        return float(retry_after)
+    return delay

@@ -1,0 +1,450 @@
+"""`Conversation`: one OpenHands conversation over our Socket.IO client (gevent, no Locust).
+
+Create over REST or join by id; connect with the query the OpenHands frontend sends (``latest_event_id`` =
+the maximum id seen, ``conversation_id``, ``providers_set``, ``session_api_key``); classify and count every
+``oh_event``; track ids (`Integrity`), audit holes over REST (`HoleAuditor`); time turns from the transport's
+receive stamps (`TurnBook`); reconnect with full-jitter backoff that honours ``Retry-After``.
+
+Everything per event happens in the connection's single reader greenlet (`_on_event`): a classification,
+a few integer operations, listener calls. No lock is needed: gevent switches only on I/O.
+"""
+
+from __future__ import annotations  # noqa: I001 (pyproject puts gevent before future; see docs/requests-openhands.md)
+
+import gevent
+import gevent.event
+
+import logging
+import random
+import time
+from typing import Any
+
+from loadtest.openhands.audit import HoleAuditor, HoleBatch
+from loadtest.openhands.config import ConnectResult, ConversationConfig, ReconnectResult, backoff_delay
+from loadtest.openhands.events import EventKind, classify
+from loadtest.openhands.integrity import NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, Integrity
+from loadtest.openhands.listener import ConversationListener
+from loadtest.openhands.rest import RestClient, RestResult
+from loadtest.openhands.turns import Turn, TurnBook
+from loadtest.sio import SocketIOClient
+from loadtest.sio.errors import ConnectRefused, HandshakeRejected, SioError
+
+__all__ = ["Conversation", "ConversationError"]
+
+log = logging.getLogger("loadtest.openhands")
+
+TOO_MANY_CONVERSATIONS = "AGENT_ERROR$TOO_MANY_CONVERSATIONS"
+SETTINGS_NOT_FOUND = "CONFIGURATION$SETTINGS_NOT_FOUND"
+_NULL_LISTENER = ConversationListener()
+
+
+class ConversationError(Exception):
+    """Creating the conversation over REST failed; carries the `RestResult` (no secrets in it)."""
+
+    def __init__(self, result: RestResult) -> None:
+        self.result = result
+        super().__init__(f"create conversation failed: HTTP {result.status}")
+
+    def __repr__(self) -> str:
+        return f"ConversationError(status={self.result.status})"
+
+
+class Conversation:
+    """One conversation: connect, send messages, observe events, reconnect.
+
+    Attributes:
+        conversation_id: the id (None until created).
+        integrity: id and traffic counters (`Integrity`).
+        create_result: the REST result of the create call, when this object created the conversation.
+        last_disconnect_reason: the reason of the latest connection loss.
+    """
+
+    def __init__(
+        self,
+        cfg: ConversationConfig,
+        conversation_id: str | None = None,
+        listener: ConversationListener | None = None,
+        rest: RestClient | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Args:
+        cfg: the settings.
+        conversation_id: join this conversation; None creates one over REST on the first `connect`.
+        listener: callbacks (default: none).
+        rest: a REST client to share (default: one for ``cfg.base_url``, on the process-wide pool).
+        rng: randomness for the backoff jitter (tests pass a seeded one).
+        """
+        self.cfg = cfg
+        self.conversation_id = conversation_id
+        self.listener = listener or _NULL_LISTENER
+        self.rest = rest or RestClient(cfg.base_url, cfg.session_api_key, delayed_ms=cfg.http_delayed_ms)
+        self.integrity = Integrity()
+        self.create_result: RestResult | None = None
+        self.last_disconnect_reason: str | None = None
+        self._rng = rng or random.Random()
+        self._turns = TurnBook()
+        self._client: SocketIOClient | None = None
+        self._replaying = False
+        self._replay_state_seen = False
+        self._lost_at: float | None = None
+        self._resync_from: float | None = None
+        self._resync_at: float | None = None
+        self._live = gevent.event.Event()
+        self._closed = False
+        self._generation = 0
+        self._auditor = HoleAuditor(self.integrity, self._fetch_events, self._gaps, max_pages=cfg.audit_max_pages)
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"Conversation({self.conversation_id!r}, {state}, max_id={self.integrity.max_id})"
+
+    # -- properties --------------------------------------------------------------------------------
+
+    @property
+    def max_id(self) -> int:
+        """The maximum event id seen (-1 before any)."""
+        return self.integrity.max_id
+
+    @property
+    def connected(self) -> bool:
+        client = self._client
+        return client is not None and client.connected
+
+    @property
+    def turns_in_flight(self) -> int:
+        return len(self._turns)
+
+    # -- create / connect --------------------------------------------------------------------------
+
+    def create(self, initial_user_msg: str | None = None, **fields: Any) -> RestResult:
+        """Create the conversation over REST (seeding settings if the server needs them).
+
+        Raises:
+            ConversationError: the server did not create it.
+        """
+        res = self.rest.create_conversation(initial_user_msg, **fields)
+        self._rest_done("create", res)
+        self.create_result = res
+        body = res.body
+        cid = body.get("conversation_id") if isinstance(body, dict) else None
+        if not res.ok or not isinstance(cid, str):
+            raise ConversationError(res)
+        self.conversation_id = cid
+        return res
+
+    def connect(self) -> ConnectResult:
+        """Create the conversation if needed, then connect the socket (replay included).
+
+        Raises:
+            ConversationError, HandshakeRejected, ConnectRefused, ConnectTimeout, TransportError: as the
+            server answered; the matching signal (``handshake_429``, ``connect_refused``) was sent first.
+        """
+        if self.conversation_id is None:
+            self.create()
+        try:
+            return self._open()
+        except ConnectRefused as exc:
+            data = exc.data
+            if isinstance(data, dict) and data.get("msg_id") == SETTINGS_NOT_FOUND:
+                self._rest_done("settings", self.rest.seed_settings())
+                return self._open()
+            raise
+
+    def _query(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        cfg = self.cfg
+        query = {
+            "latest_event_id": str(self.integrity.max_id),
+            "conversation_id": str(self.conversation_id),
+            "providers_set": ",".join(cfg.providers),
+        }
+        headers: dict[str, str] = {}
+        cookies: dict[str, str] = {}
+        key = cfg.session_api_key
+        if cfg.key_via == "query":
+            query["session_api_key"] = key if key is not None else "null"
+        elif key is not None and cfg.key_via == "header":
+            headers["X-Session-API-Key"] = key
+        elif key is not None:
+            cookies["session_api_key"] = key
+        return query, headers, cookies
+
+    def _open(self) -> ConnectResult:
+        if self._closed:
+            raise RuntimeError("Conversation is closed")
+        old = self._client
+        if old is not None and old.connected:
+            raise RuntimeError("Conversation is already connected")
+        query, headers, cookies = self._query()
+        self._generation += 1
+        generation = self._generation
+        client = SocketIOClient(
+            on_event=self._on_event,
+            on_disconnect=lambda reason: self._on_disconnect(generation, reason),
+        )
+        self._client = client
+        self._replaying = True
+        self._replay_state_seen = False
+        try:
+            info = client.connect(
+                self.cfg.base_url,
+                query=query,
+                headers=headers,
+                cookies=cookies,
+                timeout=self.cfg.connect_timeout,
+                socketio_path=self.cfg.socketio_path,
+            )
+        except HandshakeRejected as exc:
+            if exc.status == 429:
+                self._signal("handshake_429")
+            raise
+        except ConnectRefused:
+            self._signal("connect_refused")
+            raise
+        finally:
+            self._replaying = False
+        self._lost_at = None
+        self._settle(PHASE_REPLAY)
+        return ConnectResult(
+            duration_ms=(info.connected_at - info.started_at) * 1000.0,
+            replayed_events=info.events_before_ack,
+            replay_bytes=info.bytes_before_ack,
+            started_at=info.started_at,
+            connected_at=info.connected_at,
+        )
+
+    # -- the per-event path (reader greenlet) ------------------------------------------------------
+
+    def _on_event(self, event: str, args: list[Any], received_at: float, frame_bytes: int) -> None:
+        if event != "oh_event":
+            return
+        payload = args[0] if args else None
+        c = classify(payload)
+        integ = self.integrity
+        integ.events += 1
+        integ.bytes += frame_bytes
+        kind = c.kind
+        client = self._client
+        replay = self._replaying and client is not None and not client.connected
+        listener = self.listener
+        eid = c.id
+        if eid is not None:
+            r = integ.observe(eid, replay and kind is EventKind.AGENT_STATE)
+            if r != NEW:
+                listener.on_integrity(self, "out_of_order" if r == OUT_OF_ORDER else "duplicate", 1)
+            elif not replay and self._resync_from is not None and self._resync_at is None:
+                self._resync_at = received_at
+                self._live.set()
+            if not replay and integ.open_holes >= self.cfg.audit_batch:
+                self._settle(PHASE_LIVE)
+        listener.on_event(self, kind, frame_bytes, received_at)
+        if kind is EventKind.AGENT_STATE:
+            if replay:
+                self._replay_state_seen = True
+            elif c.state == "rate_limited":
+                self._signal("rate_limited_state")
+        elif kind is EventKind.STATUS_ERROR:
+            self._signal("status_error")
+            if c.status_id == TOO_MANY_CONVERSATIONS:
+                self._signal("too_many_conversations")
+        elif (kind is EventKind.ERROR_OBSERVATION or kind is EventKind.SESSION_ERROR) and not replay:
+            self._signal("error_event")
+        if self._turns.inflight:
+            ended = self._turns.observe(c, payload, frame_bytes, received_at)
+            if ended is not None:
+                if ended.waiter is not None:
+                    ended.waiter.set()
+                listener.on_turn(self, ended)
+
+    def _on_disconnect(self, generation: int, reason: str) -> None:
+        self.listener.on_disconnect(self, reason)
+        if reason == "server":
+            self._signal("server_disconnect")
+        if generation != self._generation:
+            return  # a late report from a previous connection
+        if self._lost_at is None:
+            self._lost_at = time.perf_counter()
+        self.last_disconnect_reason = reason
+        self._settle(PHASE_REPLAY if self._replaying else PHASE_LIVE)
+        for turn in self._turns.inflight:
+            if turn.waiter is not None:
+                turn.waiter.set()
+
+    # -- holes -------------------------------------------------------------------------------------
+
+    def _settle(self, phase: str) -> None:
+        integ = self.integrity
+        if integ.overflow:
+            self._gaps(integ.take_overflow())
+        holes = integ.take_holes()
+        if not holes:
+            return
+        if self.cfg.audit_holes and self.conversation_id is not None:
+            state_seen = self._replay_state_seen if phase == PHASE_REPLAY else True
+            self._auditor.submit(HoleBatch(holes, phase, state_seen))
+        else:
+            n, _ = integ.resolve((), holes)
+            integ.unaudited += n
+            self._gaps(n)
+
+    def _gaps(self, n: int) -> None:
+        if n:
+            self.listener.on_integrity(self, "gap", n)
+
+    def _fetch_events(self, start_id: int, limit: int) -> RestResult:
+        res = self.rest.events(str(self.conversation_id), start_id=start_id, limit=limit)
+        self._rest_done("events", res)
+        return res
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Audit (or count) the holes open now and wait for every audit to finish; False on timeout."""
+        self._settle(PHASE_REPLAY if self._replaying else PHASE_LIVE)
+        return self._auditor.wait(timeout)
+
+    # -- signals -----------------------------------------------------------------------------------
+
+    def _signal(self, name: str) -> None:
+        self.listener.on_signal(self, name)
+
+    def _rest_done(self, call: str, res: RestResult) -> None:
+        self.listener.on_rest(self, call, res)
+        if res.throttle is not None:
+            self._signal(res.throttle)
+
+    # -- turns -------------------------------------------------------------------------------------
+
+    def send_message(
+        self, text: str, intended_at: float | None = None, wait: bool = True, timeout: float | None = None
+    ) -> Turn:
+        """Emit a chat message (``oh_user_action``, as the OpenHands frontend does) and start a `Turn`.
+
+        Args:
+            text: the message content.
+            intended_at: perf_counter seconds when a paced sender meant to send it (for ``*_co_ms``).
+            wait: block until the turn ends (or ``turn_timeout``, or the connection drops).
+            timeout: seconds to wait instead of ``cfg.turn_timeout``.
+
+        Raises:
+            Disconnected: the socket is not connected (nothing was sent).
+        """
+        client = self._client
+        if client is None:
+            from loadtest.sio.errors import Disconnected
+
+            raise Disconnected("not_connected")
+        now = time.perf_counter()
+        for expired in self._turns.expire(now, self.cfg.turn_timeout):
+            self.listener.on_turn(self, expired)
+        payload = {
+            "action": "message",
+            "args": {
+                "content": text,
+                "image_urls": [],
+                "file_urls": [],
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+            },
+        }
+        turn = Turn(sent_at=time.perf_counter(), intended_at=intended_at, text=text)
+        self._turns.start(turn)
+        try:
+            turn.action_bytes = client.emit("oh_user_action", payload)
+        except SioError:
+            self._turns.abandon(turn)
+            raise
+        if wait:
+            self.wait(turn, timeout if timeout is not None else self.cfg.turn_timeout)
+        return turn
+
+    def wait(self, turn: Turn, timeout: float | None = None) -> Turn:
+        """Wait for `turn` to end, at most `timeout` seconds from its send (default ``turn_timeout``).
+
+        Returns early, with ``end_state`` still None, if the connection drops: reconnect and wait again.
+        When the time is up the turn ends as ``timeout``.
+        """
+        limit = turn.sent_at + (timeout if timeout is not None else self.cfg.turn_timeout)
+        while turn.end_state is None:
+            waiter = turn.waiter
+            if waiter is None:
+                waiter = turn.waiter = gevent.event.Event()
+            waiter.clear()
+            if not self.connected and not self._replaying:
+                return turn
+            left = limit - time.perf_counter()
+            if left <= 0:
+                if self._turns.abandon(turn):
+                    self.listener.on_turn(self, turn)
+                return turn
+            waiter.wait(left)
+        return turn
+
+    # -- drop / reconnect / close ------------------------------------------------------------------
+
+    def drop(self, abrupt: bool = True) -> None:
+        """Lose the connection on purpose: abrupt TCP close (default) or a clean Socket.IO disconnect."""
+        client = self._client
+        if client is None:
+            return
+        self._lost_at = time.perf_counter()
+        if abrupt:
+            client.abort()
+        else:
+            client.disconnect()
+
+    def reconnect(self, max_attempts: int | None = None, deadline: float | None = None) -> ReconnectResult:
+        """Connect again with ``latest_event_id`` = the maximum id seen, with backoff.
+
+        The first attempt is immediate; each retry waits a full-jitter exponential backoff
+        (``backoff_initial`` doubling to ``backoff_max``) and never less than a handshake's ``Retry-After``.
+
+        Args:
+            max_attempts: attempts at most (default ``cfg.reconnect_max_attempts``).
+            deadline: seconds at most, waits included (default ``cfg.reconnect_deadline``).
+        """
+        cfg = self.cfg
+        if self.connected:
+            self.drop(abrupt=False)
+        lost_at = self._lost_at if self._lost_at is not None else time.perf_counter()
+        attempts_max = max_attempts if max_attempts is not None else cfg.reconnect_max_attempts
+        end = time.perf_counter() + (deadline if deadline is not None else cfg.reconnect_deadline)
+        attempts = 0
+        error: BaseException | None = None
+        while attempts < attempts_max:
+            attempts += 1
+            self._resync_from = lost_at
+            self._resync_at = None
+            self._live.clear()
+            try:
+                cr = self.connect()
+            except (SioError, ConversationError) as exc:
+                error = exc
+                self._lost_at = lost_at
+                retry_after = exc.retry_after if isinstance(exc, HandshakeRejected) else None
+                pause = backoff_delay(attempts, cfg.backoff_initial, cfg.backoff_max, retry_after, self._rng)
+                if attempts >= attempts_max or time.perf_counter() + pause > end:
+                    break
+                gevent.sleep(pause)
+                continue
+            recovery_ms = (cr.connected_at - lost_at) * 1000.0
+            resync_ms = self._resync(cr, lost_at, end)
+            return ReconnectResult(True, attempts, recovery_ms, resync_ms, cr.replayed_events)
+        self._resync_from = None
+        return ReconnectResult(False, attempts, None, None, 0, error)
+
+    def _resync(self, cr: ConnectResult, lost_at: float, end: float) -> float | None:
+        try:
+            if not self._turns.inflight:
+                return (cr.connected_at - lost_at) * 1000.0
+            if self._resync_at is None:
+                self._live.wait(max(0.0, min(self.cfg.resync_timeout, end - time.perf_counter())))
+            at = self._resync_at
+            return None if at is None else (at - lost_at) * 1000.0
+        finally:
+            self._resync_from = None
+
+    def close(self) -> None:
+        """Disconnect cleanly and stop the hole audit (holes not yet audited stay pending)."""
+        self._closed = True
+        self._auditor.stop()
+        client = self._client
+        if client is not None and client.connected:
+            client.disconnect()

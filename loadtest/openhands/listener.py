@@ -1,0 +1,55 @@
+"""`ConversationListener`: the callbacks a `Conversation` makes (the harness subclasses it).
+
+Every method is a no-op here. Callbacks run in the connection's reader greenlet (events, integrity, most
+signals) or in the caller's greenlet (REST signals, connect refusals); keep them short and never block.
+No callback carries a secret (keys, tokens) or a payload.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from loadtest.openhands.conversation import Conversation
+    from loadtest.openhands.events import EventKind
+    from loadtest.openhands.rest import RestResult
+    from loadtest.openhands.turns import Turn
+
+__all__ = ["SIGNALS", "ConversationListener", "IntegrityKind"]
+
+IntegrityKind = Literal["gap", "duplicate", "out_of_order"]
+
+#: Signal names (shared with the harness counters, DESIGN §3).
+SIGNALS: tuple[str, ...] = (
+    "http_429",
+    "http_delayed",
+    "handshake_429",
+    "connect_refused",
+    "rate_limited_state",
+    "too_many_conversations",
+    "server_disconnect",
+    "error_event",
+    "status_error",
+)
+
+
+class ConversationListener:
+    """Base class with no-op methods; override the ones you need."""
+
+    def on_event(self, conv: Conversation, kind: EventKind, size: int, received_at: float) -> None:
+        """Every ``oh_event`` received (replayed ones included), with its frame size and receive stamp."""
+
+    def on_integrity(self, conv: Conversation, kind: IntegrityKind, count: int) -> None:
+        """Gaps (after the hole audit), duplicates and out-of-order ids, as they are found."""
+
+    def on_signal(self, conv: Conversation, signal: str) -> None:
+        """A throttle or status signal (names in `SIGNALS`)."""
+
+    def on_disconnect(self, conv: Conversation, reason: str) -> None:
+        """Every connection loss, with the client's reason (``server``, ``client_abort``, ``ping_timeout``...)."""
+
+    def on_turn(self, conv: Conversation, turn: Turn) -> None:
+        """A turn ended (end state seen or timed out); for turns sent with ``wait=False``."""
+
+    def on_rest(self, conv: Conversation, call: str, result: RestResult) -> None:
+        """A REST call made by the conversation (``create``, ``events``, ``settings``) and its result."""

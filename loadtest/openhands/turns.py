@@ -1,0 +1,198 @@
+"""Turns: what one user message caused, timed from the transport's receive stamps (pure, no I/O).
+
+A `Turn` starts when ``oh_user_action`` is emitted and records:
+
+- ``echo_at``: the user message coming back as an ``oh_event`` with source ``user`` and the same content;
+- ``first_agent_at``: the first *agent* event of the turn after the echo (or after ``running``): an event with
+  an id and source ``agent``/``environment`` that is not bookkeeping (``agent_state_changed`` and ``recall``
+  actions/observations are not agent work);
+- ``end_at``/``end_state``: the ``agent_state_changed`` that ends it (`END_STATES`). ``awaiting_user_input``,
+  ``finished`` and ``paused`` count only once the turn has started (echo or ``running`` seen), so a state left
+  over from start-up cannot end a turn early; ``error``, ``rate_limited``, ``stopped`` and ``rejected`` end
+  it at any time (a limiter may answer with ``rate_limited`` before any echo), and so does an error
+  observation or ``{"error": true}`` payload before the turn started (end state ``error``);
+- every inter-event gap, and the events and bytes received while it was the current turn.
+
+`TurnBook` keeps the turns in flight, oldest first; events belong to the oldest (turns of one conversation
+run one after the other on the server). An echo is matched by content to the oldest turn still waiting for
+one, so echoes of other clients' messages in the same conversation are not taken for ours.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadtest.openhands.events import END_STATES, Classified, EventKind
+
+__all__ = ["TIMEOUT", "Turn", "TurnBook"]
+
+TIMEOUT = "timeout"
+
+_EARLY_END = frozenset({"error", "rate_limited", "stopped", "rejected"})
+_NOT_AGENT_WORK = frozenset(
+    {
+        EventKind.AGENT_STATE,
+        EventKind.RECALL,
+        EventKind.RECALL_OUTPUT,
+        EventKind.USER_MESSAGE,
+        EventKind.NULL,
+    }
+)
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start) * 1000.0
+
+
+@dataclass(eq=False, slots=True)
+class Turn:
+    """One user message and what it caused. Times are `time.perf_counter()` seconds.
+
+    Attributes:
+        sent_at: when the action was emitted.
+        intended_at: when it should have been emitted (paced users), else None.
+        action_bytes: bytes of the emitted frame.
+        echo_at, first_agent_at, end_at: receive stamps, None until seen.
+        end_state: the ending agent state, ``timeout``, or None while in flight (also after a disconnect:
+            reconnect and `Conversation.wait` again; the replay may end it).
+        gaps_ms: every gap between consecutive events received during the turn.
+        events, bytes: events and frame bytes received during the turn.
+    """
+
+    sent_at: float
+    intended_at: float | None = None
+    action_bytes: int = 0
+    echo_at: float | None = None
+    first_agent_at: float | None = None
+    end_at: float | None = None
+    end_state: str | None = None
+    gaps_ms: list[float] = field(default_factory=list)
+    events: int = 0
+    bytes: int = 0
+    text: str = field(default="", repr=False)
+    started: bool = field(default=False, repr=False)
+    last_at: float | None = field(default=None, repr=False)
+    waiter: Any = field(default=None, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.end_state is not None
+
+    @property
+    def echo_ms(self) -> float | None:
+        return _ms(self.sent_at, self.echo_at)
+
+    @property
+    def first_event_ms(self) -> float | None:
+        return _ms(self.sent_at, self.first_agent_at)
+
+    @property
+    def turn_ms(self) -> float | None:
+        return _ms(self.sent_at, self.end_at)
+
+    @property
+    def echo_co_ms(self) -> float | None:
+        return _ms(self.intended_at, self.echo_at)
+
+    @property
+    def first_event_co_ms(self) -> float | None:
+        return _ms(self.intended_at, self.first_agent_at)
+
+    @property
+    def turn_co_ms(self) -> float | None:
+        return _ms(self.intended_at, self.end_at)
+
+
+class TurnBook:
+    """The turns in flight of one conversation, oldest first."""
+
+    __slots__ = ("inflight",)
+
+    def __init__(self) -> None:
+        self.inflight: deque[Turn] = deque()
+
+    def __len__(self) -> int:
+        return len(self.inflight)
+
+    def start(self, turn: Turn) -> None:
+        self.inflight.append(turn)
+
+    def observe(self, c: Classified, payload: Any, size: int, received_at: float) -> Turn | None:
+        """Attribute one received event; returns the turn it ended, if any."""
+        inflight = self.inflight
+        if not inflight:
+            return None
+        cur = inflight[0]
+        cur.events += 1
+        cur.bytes += size
+        last = cur.last_at
+        if last is not None:
+            cur.gaps_ms.append((received_at - last) * 1000.0)
+        cur.last_at = received_at
+        kind = c.kind
+        if kind is EventKind.USER_MESSAGE:
+            self._echo(payload, received_at)
+            return None
+        if kind is EventKind.AGENT_STATE:
+            state = c.state
+            if state == "running":
+                cur.started = True
+                return None
+            if state in END_STATES and (cur.started or cur.echo_at is not None or state in _EARLY_END):
+                inflight.popleft()
+                cur.end_at = received_at
+                cur.end_state = state
+                return cur
+            return None
+        if (kind is EventKind.ERROR_OBSERVATION or kind is EventKind.SESSION_ERROR) and not (
+            cur.started or cur.echo_at is not None
+        ):
+            # The action was refused before it started (an action limiter's error event, an image refusal).
+            inflight.popleft()
+            cur.end_at = received_at
+            cur.end_state = "error"
+            return cur
+        if (
+            cur.first_agent_at is None
+            and c.id is not None
+            and kind not in _NOT_AGENT_WORK
+            and (cur.started or cur.echo_at is not None)
+            and c.source != "user"
+        ):
+            cur.first_agent_at = received_at
+        return None
+
+    def _echo(self, payload: Any, received_at: float) -> None:
+        args = payload.get("args")
+        content = args.get("content") if type(args) is dict else None
+        if content is None:
+            content = payload.get("message")
+        for turn in self.inflight:
+            if turn.echo_at is None and turn.text == content:
+                turn.echo_at = received_at
+                return
+
+    def expire(self, now: float, timeout: float) -> list[Turn]:
+        """End turns older than `timeout` seconds as ``timeout``; returns them."""
+        expired: list[Turn] = []
+        inflight = self.inflight
+        while inflight and now - inflight[0].sent_at >= timeout:
+            turn = inflight.popleft()
+            turn.end_state = TIMEOUT
+            if turn.waiter is not None:
+                turn.waiter.set()
+            expired.append(turn)
+        return expired
+
+    def abandon(self, turn: Turn) -> bool:
+        """End `turn` as ``timeout`` if it is still in flight."""
+        try:
+            self.inflight.remove(turn)
+        except ValueError:
+            return False
+        turn.end_state = TIMEOUT
+        return True

@@ -1,0 +1,410 @@
+"""One WebSocket connection over gevent: open (URL, query, headers, cookies), send frames, one reader greenlet.
+
+The TCP connection is a gevent socket created here and handed to websocket-client
+(`create_connection(..., socket=sock)`), which performs the HTTP upgrade; nothing needs to be monkey-patched.
+A refused upgrade becomes `HandshakeRejected(status, retry_after, body)` from websocket-client's
+`WebSocketBadStatusException`. After the upgrade this module reads and writes RFC 6455 frames itself on the same
+socket: one `recv` fills a 64 KiB buffer that may hold many frames (websocket-client reads every frame with two or
+three `recv` calls), and every frame of a read is stamped with the `time.perf_counter()` taken when that read
+returned. Server frames are never masked; client frames always are.
+
+Per connection there is exactly one greenlet (the reader, a raw greenlet) and no timer: the reader's socket
+read timeout is the ping timeout (Engine.IO ping interval + ping timeout), so a silent server ends the read
+with `ping_timeout`.
+"""
+
+from __future__ import annotations
+
+# isort: split
+
+import gevent
+import gevent.lock
+import gevent.socket
+import gevent.ssl
+
+import contextlib
+import email.utils
+import errno
+import logging
+import os
+import socket
+import struct
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import websocket
+
+from loadtest.sio.errors import ConnectTimeout, HandshakeRejected, ProtocolError, TransportError
+
+__all__ = ["FrameHandler", "WebSocketTransport", "build_url", "parse_retry_after"]
+
+FrameHandler = Callable[[bool, bytes, float], None]
+"""Called by the reader for each complete data message: (is_text, payload, received_at)."""
+CloseHandler = Callable[[str, BaseException | None], None]
+"""Called once by the reader when the connection ends on its own: (reason, the error behind it or None)."""
+
+RECV_SIZE = 65536
+_OP_CONT, _OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING, _OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ESHUTDOWN})
+_LINGER_RESET = struct.pack("ii", 1, 0)
+_perf = time.perf_counter
+_log = logging.getLogger("loadtest.sio")
+
+
+def build_url(
+    url: str, query: Mapping[str, Any] | Sequence[tuple[str, Any]] | None, socketio_path: str
+) -> tuple[str, str, int, bool]:
+    """The ws(s) URL of the Engine.IO endpoint, and host, port and TLS flag of the server.
+
+    Args:
+        url: http(s) or ws(s) base URL; its path is ignored (use `socketio_path` for a prefix).
+        query: extra query parameters, added after `EIO=4&transport=websocket`; sequences become repeated keys.
+        socketio_path: the endpoint path, "socket.io" by default.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "ws", "wss"):
+        raise ValueError(f"unsupported URL scheme {scheme!r}; use http, https, ws or wss")
+    tls = scheme in ("https", "wss")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError(f"no host in URL {url!r}")
+    port = parts.port or (443 if tls else 80)
+    path = "/" + socketio_path.strip("/") + "/"
+    pairs: list[tuple[str, Any]] = [("EIO", "4"), ("transport", "websocket")]
+    if query:
+        pairs.extend(query.items() if isinstance(query, Mapping) else query)
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    ws_url = f"{'wss' if tls else 'ws'}://{netloc}{path}?{urlencode(pairs, doseq=True)}"
+    return ws_url, host, port, tls
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or HTTP date), or None.
+
+    Args:
+        value: the header value.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _mask_frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 65536:
+        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+    key = os.urandom(4)
+    if not n:
+        return head + key
+    mask = key * (n >> 2) + key[: n & 3]
+    masked = (int.from_bytes(payload, "little") ^ int.from_bytes(mask, "little")).to_bytes(n, "little")
+    return head + key + masked
+
+
+class WebSocketTransport:
+    """A client WebSocket on a gevent socket, with one reader greenlet started by `start`.
+
+    Args:
+        sock: the connected (and upgraded) gevent socket.
+        max_frame_bytes: the largest message accepted from the server.
+    """
+
+    __slots__ = ("_closed", "_frag", "_frag_text", "_lock", "_max", "_on_close", "_on_frame", "_sock")
+
+    def __init__(self, sock: gevent.socket.socket, max_frame_bytes: int) -> None:
+        self._sock = sock
+        self._max = max_frame_bytes
+        self._lock = gevent.lock.Semaphore()
+        self._closed = False
+        self._on_frame: FrameHandler | None = None
+        self._on_close: CloseHandler | None = None
+        self._frag: list[bytes] | None = None
+        self._frag_text = False
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        query: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        socketio_path: str = "socket.io",
+        max_frame_bytes: int = 16 * 1024 * 1024,
+    ) -> WebSocketTransport:
+        """Connect over TCP (and TLS), perform the WebSocket upgrade and return the open transport.
+
+        Args:
+            url: http(s) or ws(s) base URL of the server.
+            query: query parameters for the Engine.IO endpoint.
+            headers: extra handshake headers.
+            cookies: cookies, sent as one `Cookie` header.
+            timeout: seconds for TCP connect and upgrade together.
+            socketio_path: the endpoint path.
+            max_frame_bytes: the largest message accepted from the server.
+
+        Raises:
+            HandshakeRejected: the server answered the upgrade with another status than 101.
+            ConnectTimeout: ("transport") TCP connect or upgrade took longer than `timeout`.
+            TransportError: anything else that prevented the connection.
+        """
+        ws_url, host, port, tls = build_url(url, query, socketio_path)
+        deadline = _perf() + timeout
+        try:
+            sock = gevent.socket.create_connection((host, port), timeout=timeout)
+        except TimeoutError as exc:
+            raise ConnectTimeout("transport") from exc
+        except OSError as exc:
+            raise TransportError(_errno_kind(exc), str(exc)) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls:
+                sock = gevent.ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            options: dict[str, Any] = {"socket": sock, "enable_multithread": False, "skip_utf8_validation": True}
+            if headers:
+                options["header"] = [f"{k}: {v}" for k, v in headers.items()]
+            if cookies:
+                options["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            ws = websocket.create_connection(ws_url, timeout=max(0.001, deadline - _perf()), **options)
+        except websocket.WebSocketBadStatusException as exc:
+            _close_quietly(sock)
+            raise _rejected(exc) from exc
+        except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
+            _close_quietly(sock)
+            raise ConnectTimeout("transport") from exc
+        except websocket.WebSocketException as exc:
+            _close_quietly(sock)
+            raise TransportError("handshake", str(exc)) from exc
+        except OSError as exc:
+            _close_quietly(sock)
+            raise TransportError(_errno_kind(exc), str(exc)) from exc
+        if ws.sock is not sock:  # websocket-client followed a redirect on a socket of its own
+            ws.close()
+            _close_quietly(sock)
+            raise TransportError("handshake", "redirected")
+        sock.settimeout(None)
+        return cls(sock, max_frame_bytes)
+
+    # ----------------------------------------------------------------------------------------- reading
+
+    def start(self, on_frame: FrameHandler, on_close: CloseHandler) -> None:
+        """Start the reader greenlet.
+
+        Args:
+            on_frame: called for each complete message, in order, in the reader greenlet.
+            on_close: called once if the connection ends other than by `close`/`abort`, with the reason:
+                ``transport_close``, ``transport_error``, ``ping_timeout`` or ``protocol_error``.
+        """
+        self._on_frame = on_frame
+        self._on_close = on_close
+        gevent.spawn_raw(self._read_loop)
+
+    def set_read_timeout(self, seconds: float | None) -> None:
+        """Set the silence after which the reader ends with ``ping_timeout``.
+
+        Args:
+            seconds: the timeout, or None for none.
+        """
+        if not self._closed:
+            self._sock.settimeout(seconds)
+
+    @property
+    def closed(self) -> bool:
+        """True once `close`/`abort` ran or the reader ended."""
+        return self._closed
+
+    def _read_loop(self) -> None:
+        recv = self._sock.recv
+        chunks: list[bytes] = []
+        have = 0
+        need = 2
+        reason = "transport_close"
+        error: BaseException | None = None
+        try:
+            while True:
+                data = recv(RECV_SIZE)
+                if not data:
+                    break
+                now = _perf()
+                if chunks:
+                    chunks.append(data)
+                    have += len(data)
+                    if have < need:
+                        continue
+                    data = b"".join(chunks)
+                    chunks = []
+                pos, need = self._parse(data, now)
+                if self._closed:
+                    return
+                if pos < len(data):
+                    rest = data[pos:]
+                    chunks = [rest]
+                    have = len(rest)
+        except TimeoutError as exc:
+            reason, error = "ping_timeout", exc
+        except ProtocolError as exc:
+            reason, error = "protocol_error", exc
+        except OSError as exc:
+            reason = "transport_close" if exc.errno in _RESET_ERRNOS else "transport_error"
+            error = exc
+        except gevent.GreenletExit:
+            return
+        except Exception as exc:  # a bug in a frame handler: end the connection, never the process
+            _log.exception("reader failed")
+            reason, error = "transport_error", exc
+        self._end(reason, error)
+
+    def _end(self, reason: str, error: BaseException | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        _close_quietly(self._sock)
+        if self._on_close is not None:
+            self._on_close(reason, error)
+
+    def _parse(self, data: bytes, now: float) -> tuple[int, int]:
+        """Deliver every complete frame in `data`; return (end of the last complete frame, bytes needed next)."""
+        pos = 0
+        n = len(data)
+        while True:
+            left = n - pos
+            if left < 2:
+                return pos, 2
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            size = b1 & 0x7F
+            head = 2
+            if b1 & 0x80 or b0 & 0x70:
+                raise ProtocolError("bad_ws_frame", data[pos : pos + 2])
+            if size == 126:
+                if left < 4:
+                    return pos, 4
+                size = int.from_bytes(data[pos + 2 : pos + 4], "big")
+                head = 4
+            elif size == 127:
+                if left < 10:
+                    return pos, 10
+                size = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                head = 10
+            if size > self._max:
+                raise ProtocolError("frame_too_large", data[pos : pos + head])
+            end = pos + head + size
+            if end > n:
+                return pos, head + size
+            payload = data[pos + head : end]
+            pos = end
+            opcode = b0 & 0x0F
+            if opcode in (_OP_TEXT, _OP_BINARY):
+                if self._frag is not None:
+                    raise ProtocolError("bad_ws_fragment", payload)
+                if b0 & 0x80:
+                    self._deliver(opcode == _OP_TEXT, payload, now)
+                else:
+                    self._frag = [payload]
+                    self._frag_text = opcode == _OP_TEXT
+            elif opcode == _OP_CONT:
+                if self._frag is None:
+                    raise ProtocolError("bad_ws_fragment", payload)
+                self._frag.append(payload)
+                if sum(map(len, self._frag)) > self._max:
+                    raise ProtocolError("frame_too_large", payload)
+                if b0 & 0x80:
+                    whole = b"".join(self._frag)
+                    self._frag = None
+                    self._deliver(self._frag_text, whole, now)
+            elif opcode == _OP_PING:
+                self._send_raw(_mask_frame(_OP_PONG, payload))
+            elif opcode == _OP_CLOSE:
+                self._send_raw(_mask_frame(_OP_CLOSE, payload[:2]))
+                self._end("transport_close")
+                return pos, 2
+            elif opcode != _OP_PONG:
+                raise ProtocolError("bad_ws_opcode", data[pos - size - head : pos])
+            if self._closed:
+                return pos, 2
+
+    def _deliver(self, text: bool, payload: bytes, now: float) -> None:
+        assert self._on_frame is not None
+        self._on_frame(text, payload, now)
+
+    # ----------------------------------------------------------------------------------------- writing
+
+    def send_message(self, text: bytes, binaries: Sequence[bytes] = ()) -> None:
+        """Send one text frame (UTF-8 payload) and the binary frames that belong to it, in one write.
+
+        Args:
+            text: the text frame's payload, UTF-8 encoded.
+            binaries: binary frames sent right after it (Socket.IO attachments).
+
+        Raises:
+            OSError: the socket failed (the caller decides the disconnect reason).
+        """
+        frame = _mask_frame(_OP_TEXT, text)
+        if binaries:
+            frame = b"".join([frame, *(_mask_frame(_OP_BINARY, b) for b in binaries)])
+        self._send_raw(frame)
+
+    def _send_raw(self, frame: bytes) -> None:
+        if self._closed:
+            raise OSError(errno.ENOTCONN, "transport closed")
+        with self._lock:
+            self._sock.sendall(frame)
+
+    # ----------------------------------------------------------------------------------------- closing
+
+    def close(self) -> None:
+        """Close cleanly: a WebSocket close frame (1000), then the socket. The reader ends without a callback."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self._lock.locked():
+                self._sock.settimeout(1.0)
+                self._sock.sendall(_mask_frame(_OP_CLOSE, (1000).to_bytes(2, "big")))
+        except OSError:
+            pass
+        _close_quietly(self._sock)
+
+    def abort(self) -> None:
+        """Close abruptly: TCP reset (SO_LINGER 0), no close frame. The reader ends without a callback."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        _close_quietly(self._sock)
+
+
+def _close_quietly(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def _errno_kind(exc: OSError) -> str:
+    if exc.errno is not None and exc.errno in errno.errorcode:
+        return errno.errorcode[exc.errno].lower()
+    return type(exc).__name__.lower()
+
+
+def _rejected(exc: websocket.WebSocketBadStatusException) -> HandshakeRejected:
+    headers = {str(k).lower(): str(v) for k, v in (exc.resp_headers or {}).items()}
+    body = exc.resp_body or b""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    return HandshakeRejected(int(exc.status_code), parse_retry_after(headers.get("retry-after")), text)

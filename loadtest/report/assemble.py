@@ -1,0 +1,261 @@
+"""Put the analysis of one run together and derive `summary.json` (DESIGN §6) from it (pure).
+
+:func:`analyze` turns a :class:`~loadtest.report.runfolder.RunData` (already read, plain data) into an
+:class:`Analysis` that the plots and renderers share; :func:`summary_dict` is the machine-readable
+contract for CI and ``loadtest compare``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadtest.report.analysis import (
+    HealthWindow,
+    MetricStats,
+    Recovery,
+    StepStats,
+    Throughput,
+    WindowStats,
+    all_metric_stats,
+    default_window_s,
+    health_windows,
+    recovery,
+    step_stats,
+    sum_counter,
+    sum_map,
+    throughput,
+    windows,
+)
+from loadtest.report.capacity import Capacity, capacity, evaluate, parse_slo
+from loadtest.report.runfolder import RunData
+from loadtest.report.steps import Step, find_steps
+from loadtest.report.throttle import Onset, first_onset, throttle_onsets
+from loadtest.report.timeline import Second
+
+__all__ = ["SECRET_WORDS", "Analysis", "SloResult", "analyze", "redact", "summary_dict"]
+
+SECRET_WORDS = ("key", "token", "cookie", "secret", "password", "authorization")
+_REDACTED = "***"
+_URL_SECRET = re.compile(r"([?&][^=&#]*(?:key|token|cookie|secret|password|authorization)[^=&#]*=)[^&#]*", re.I)
+
+
+def redact(value: Any, name: str = "") -> Any:
+    """``value`` with every entry whose key names a secret replaced, recursively; URLs lose secret params."""
+    if name and any(word in name.lower() for word in SECRET_WORDS):
+        return _REDACTED if value not in (None, "", [], {}) else value
+    if isinstance(value, Mapping):
+        return {str(k): redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _URL_SECRET.sub(lambda m: m.group(1) + _REDACTED, value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SloResult:
+    expr: str
+    value: float | None
+    ok: bool | None
+    source: str  # "run.json" or "report" (evaluated here over the whole timeline)
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything the plots and renderers need, computed once."""
+
+    data: RunData
+    run: dict[str, Any]  # run.json, secrets redacted
+    seconds: list[Second]
+    steps: list[Step]
+    step_stats: list[StepStats]
+    window_s: int
+    windows: list[WindowStats]
+    metrics: dict[str, MetricStats]
+    totals: dict[str, int]
+    throttled: dict[str, int]
+    disconnects: dict[str, int]
+    errors: dict[str, int]
+    rates: Throughput
+    onsets: list[Onset]
+    onset: Onset | None
+    capacity: Capacity | None
+    recovery: Recovery
+    health: list[HealthWindow]
+    slo: list[SloResult]
+    verdict: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> int:
+        return len(self.seconds)
+
+    @property
+    def label(self) -> str:
+        return str(self.run.get("label") or self.data.path.name)
+
+
+def _slo_exprs(run: Mapping[str, Any]) -> list[str]:
+    declared = run.get("slo")
+    if isinstance(declared, list) and declared:
+        return [str(s["expr"]) for s in declared if isinstance(s, Mapping) and "expr" in s]
+    settings = run.get("settings")
+    raw = settings.get("slo") if isinstance(settings, Mapping) else None
+    if isinstance(raw, str):
+        raw = [raw]
+    return [str(e) for e in raw] if isinstance(raw, list) else []
+
+
+def _slo_results(run: Mapping[str, Any], seconds: Sequence[Second]) -> list[SloResult]:
+    declared = run.get("slo")
+    if isinstance(declared, list) and declared:
+        out = []
+        for s in declared:
+            if not isinstance(s, Mapping) or "expr" not in s:
+                continue
+            value = s.get("value")
+            ok = s.get("ok")
+            out.append(
+                SloResult(
+                    str(s["expr"]),
+                    float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
+                    ok if isinstance(ok, bool) else None,
+                    "run.json",
+                )
+            )
+        return out
+    results = []
+    for expr in _slo_exprs(run):
+        slo = parse_slo(expr)
+        value, ok = evaluate(slo, seconds) if slo else (None, None)
+        results.append(SloResult(expr, value, ok, "report"))
+    return results
+
+
+def _verdict(run: Mapping[str, Any], slo: Sequence[SloResult]) -> str:
+    if any(s.ok is False for s in slo):
+        return "fail"
+    code = run.get("exit_code")
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        return "fail"
+    return "fail" if str(run.get("verdict", "")).lower() == "fail" else "pass"
+
+
+def analyze(data: RunData) -> Analysis:
+    """The whole analysis of one run folder's data."""
+    seconds = data.seconds
+    run = redact(data.run)
+    steps = find_steps(seconds, data.run.get("steps"))
+    health = health_windows(seconds)
+    flagged = [t for w in health for t in range(w.start_t, w.end_t + 1)]
+    stats = step_stats(steps, seconds, flagged)
+    onsets = throttle_onsets(stats)
+    slo = _slo_results(data.run, seconds)
+    cap = capacity(stats, seconds, _slo_exprs(data.run))
+    notes = list(data.notes)
+    if health:
+        total = sum(w.duration_s for w in health)
+        notes.append(
+            f"The load generator looked saturated for {total} s ({len(health)} window(s)); see Generator health."
+        )
+    if cap:
+        notes.extend(cap.notes)
+    duration = seconds[-1].t - seconds[0].t + 1 if seconds else 0
+    return Analysis(
+        data=data,
+        run=run,
+        seconds=seconds,
+        steps=steps,
+        step_stats=stats,
+        window_s=default_window_s(duration),
+        windows=windows(seconds, default_window_s(duration)),
+        metrics=all_metric_stats(seconds),
+        totals={
+            k: sum_counter(seconds, k)
+            for k in ("actions", "events", "bytes", "gaps", "duplicates", "out_of_order", "turns")
+        },
+        throttled=sum_map(seconds, "throttled"),
+        disconnects=sum_map(seconds, "disconnects"),
+        errors=sum_map(seconds, "errors"),
+        rates=throughput(seconds),
+        onsets=onsets,
+        onset=first_onset(onsets),
+        capacity=cap,
+        recovery=recovery(seconds),
+        health=health,
+        slo=slo,
+        verdict=_verdict(data.run, slo),
+        notes=notes,
+    )
+
+
+def _r(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summary_dict(a: Analysis) -> dict[str, Any]:
+    """`summary.json` exactly as DESIGN §6 lays it out (extra keys only inside ``run``)."""
+    run_keys = ("label", "target", "profile", "shape", "started_at", "ended_at", "exit_code")
+    run: dict[str, Any] = {k: a.run.get(k) for k in run_keys if k in a.run}
+    run.setdefault("label", a.label)
+    run.update(
+        {
+            "duration_s": a.duration_s,
+            "timeline_seconds": len(a.seconds),
+            "timeline_dropped_lines": a.data.dropped_lines,
+            "complete": bool(a.data.has_run_json and a.run.get("ended_at") and not a.data.dropped_lines),
+            "throughput": {
+                "actions_per_s": _r(a.rates.actions_per_s),
+                "events_per_s": _r(a.rates.events_per_s),
+                "bytes_per_s": _r(a.rates.bytes_per_s),
+                "turns_per_s": _r(a.rates.turns_per_s),
+            },
+            "generator_saturated_s": sum(w.duration_s for w in a.health),
+        }
+    )
+    metrics = {
+        name: {
+            "count": m.count,
+            "failures": m.failures,
+            "p50_ms": _r(m.p50_ms),
+            "p90_ms": _r(m.p90_ms),
+            "p95_ms": _r(m.p95_ms),
+            "p99_ms": _r(m.p99_ms),
+            "max_ms": _r(m.max_ms),
+            "mean_ms": _r(m.mean_ms),
+        }
+        for name, m in a.metrics.items()
+    }
+    counters = {
+        "actions": a.totals["actions"],
+        "events": a.totals["events"],
+        "gaps": a.totals["gaps"],
+        "duplicates": a.totals["duplicates"],
+        "out_of_order": a.totals["out_of_order"],
+        "throttled": dict(a.throttled),
+        "disconnects": dict(a.disconnects),
+    }
+    onset = (
+        {"offered_rate": _r(a.onset.offered_rate), "signal": a.onset.signal, "at_s": a.onset.at_s} if a.onset else None
+    )
+    cap = (
+        {
+            "max_conversations_within_slo": a.capacity.max_within_slo,
+            "knee_conversations": a.capacity.knee,
+            "slo": a.capacity.slo,
+        }
+        if a.capacity
+        else None
+    )
+    return {
+        "run": run,
+        "metrics": metrics,
+        "counters": counters,
+        "throttle_onset": onset,
+        "capacity": cap,
+        "slo": [{"expr": s.expr, "value": _r(s.value, 6), "ok": s.ok} for s in a.slo],
+        "verdict": a.verdict,
+    }

@@ -94,6 +94,11 @@ class Analysis:
         return len(self.seconds)
 
     @property
+    def profile(self) -> str:
+        p = self.run.get("profile")
+        return ", ".join(str(x) for x in p) if isinstance(p, list) else str(p or "–")
+
+    @property
     def label(self) -> str:
         return str(self.run.get("label") or self.data.path.name)
 

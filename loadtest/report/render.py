@@ -188,7 +188,7 @@ def summary_markdown(a: Analysis, report_name: str = "report.html") -> str:
             ["Knee", h.knee],
             ["Throttle onset", h.onset],
             ["Throughput", h.throughput],
-            ["Duration", f"{a.duration_s} s recorded, profile {a.run.get('profile', '–')}"],
+            ["Duration", f"{a.duration_s} s recorded, profile {a.profile}"],
         ],
     )
     if a.slo:

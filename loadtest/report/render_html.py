@@ -82,7 +82,7 @@ def _first_screen(a: Analysis) -> str:
     sub = " · ".join(
         _e(x)
         for x in (
-            f"profile {run.get('profile', '–')}",
+            f"profile {a.profile}",
             f"target {run.get('target', '–')}",
             f"started {run.get('started_at', '–')}",
             f"{a.duration_s} s recorded",

@@ -85,7 +85,7 @@ def _from_timeline_field(seconds: Sequence[Second]) -> list[Step]:
             start_t=g[0].t,
             end_t=g[-1].t,
             users=int(_mode([s.users for s in g])),
-            offered_rate=_mode([s.offered_rate for s in g]),
+            offered_rate=round(sum(s.offered_rate for s in g) / len(g), 3),  # a measured gauge: noisy
             source="timeline",
         )
         for i, g in enumerate(groups)

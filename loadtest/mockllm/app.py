@@ -1,6 +1,7 @@
 """The mock LLM's HTTP surface (Starlette): chat completions, models, stats and health.
 
-Routes: `POST /v1/chat/completions` (also `/chat/completions`), `GET /v1/models`, `GET /stats`, `GET /health`.
+Routes: `POST /v1/chat/completions` (also `/chat/completions`), `GET /v1/models`, `GET /stats`, `GET /health`,
+and `GET|POST /faults` to read or replace the fault plan while running (JSON fields of `FaultPlan`).
 The `Authorization` header is accepted and ignored; it is never logged or stored.
 """
 
@@ -12,6 +13,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 from starlette.applications import Starlette
@@ -32,7 +34,7 @@ from loadtest.mockllm.replies import (
     usage_chunk,
 )
 from loadtest.mockllm.schedule import FaultSchedule
-from loadtest.mockllm.settings import MockSettings
+from loadtest.mockllm.settings import FaultPlan, MockSettings
 
 
 class Stats:
@@ -70,10 +72,11 @@ class MockLLM:
         self.stats = Stats()
         self._jitter = random.Random(settings.faults.seed + 1)
 
-    def _first_byte_delay(self) -> float:
+    def _first_byte_delay(self, agent_call: bool) -> float:
         s = self.settings
+        base = s.latency_ms if agent_call or s.text_latency_ms is None else s.text_latency_ms
         jitter = self._jitter.random() * s.jitter_ms if s.jitter_ms else 0.0
-        return (s.latency_ms + jitter) / 1000.0
+        return (base + jitter) / 1000.0
 
     async def chat(self, request: Request) -> Response:
         try:
@@ -87,8 +90,9 @@ class MockLLM:
             return JSONResponse({"error": error}, status_code=400)
         self.stats.calls += 1
         number = self.stats.calls
-        fault = self.schedule.decide(number)
-        delay = self._first_byte_delay()
+        agent_call = bool(chat.tools)
+        fault = self.schedule.decide(agent_call=agent_call)
+        delay = self._first_byte_delay(agent_call)
         if fault is not None:
             self.stats.outcomes[fault.outcome] += 1
             if delay:
@@ -148,6 +152,19 @@ class MockLLM:
     async def stats_view(self, request: Request) -> Response:
         return JSONResponse(self.stats.to_dict())
 
+    async def faults(self, request: Request) -> Response:
+        """`GET` shows the fault plan; `POST` replaces it (fields of FaultPlan; omitted ones take defaults)."""
+        if request.method == "POST":
+            try:
+                body = json.loads(await request.body() or b"{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+                plan = FaultPlan(**{k: v for k, v in body.items() if k in FaultPlan.__dataclass_fields__})
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            self.schedule = FaultSchedule(plan)
+        return JSONResponse(asdict(self.schedule.plan))
+
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -162,6 +179,7 @@ def build_app(settings: MockSettings) -> Starlette:
             Route("/v1/models", mock.models, methods=["GET"]),
             Route("/models", mock.models, methods=["GET"]),
             Route("/stats", mock.stats_view, methods=["GET"]),
+            Route("/faults", mock.faults, methods=["GET", "POST"]),
             Route("/health", mock.health, methods=["GET"]),
         ]
     )

@@ -45,13 +45,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ask for execute_bash on the first call of a turn (default off)",
     )
     parser.add_argument("--bash-command", default=DEFAULT_BASH_COMMAND, help="`ls` or `echo <plain words>`")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before the first byte of each answer")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before the first byte (agent steps)")
+    parser.add_argument(
+        "--text-latency-ms",
+        type=float,
+        default=None,
+        help="the same for tool-less calls such as title generation (default: --latency-ms)",
+    )
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="extra random delay in [0, J) ms")
     parser.add_argument("--tokens-per-second", type=float, default=0.0, help="completion token pace (0: unpaced)")
     parser.add_argument("--fail-every", type=int, default=0, help="fail every Nth chat call (0: never)")
     parser.add_argument("--fail-share", type=float, default=0.0, help="fail this share of chat calls at random")
     parser.add_argument("--fail-status", type=int, default=429, help="status of injected failures (default 429)")
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on 429 (negative: none)")
+    parser.add_argument(
+        "--fail-scope",
+        choices=["agent", "all"],
+        default="agent",
+        help="agent: only calls offering tools fail (default); all: title generation too (freezes OpenHands)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for --fail-share and --jitter-ms")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
@@ -59,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> MockSettings:
     """Build validated settings; raises ValueError naming the bad option."""
     retry_after = None if args.retry_after < 0 else args.retry_after
-    faults = FaultPlan(args.fail_every, args.fail_share, args.fail_status, retry_after, args.seed)
+    faults = FaultPlan(args.fail_every, args.fail_share, args.fail_status, retry_after, args.seed, args.fail_scope)
     return MockSettings(
         model=args.model,
         message=args.message,
@@ -67,6 +79,7 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
         bash=args.bash,
         bash_command=args.bash_command,
         latency_ms=args.latency_ms,
+        text_latency_ms=args.text_latency_ms,
         jitter_ms=args.jitter_ms,
         tokens_per_second=args.tokens_per_second,
         faults=faults,

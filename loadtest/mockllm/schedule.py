@@ -39,17 +39,22 @@ class Fault:
 class FaultSchedule:
     """Decides, call by call, whether to inject a failure.
 
-    Every call draws one random number (seeded), so the outcome of call N depends only on the plan and N
-    when calls are decided in order.
+    Only calls in the plan's scope count: with scope `agent`, tool-less calls never fail and do not advance
+    the schedule. Every counted call draws one random number (seeded), so the outcome of the Nth counted
+    call depends only on the plan and N.
     """
 
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan
+        self.counted = 0
         self._rng = random.Random(plan.seed)
 
-    def decide(self, call_number: int) -> Fault | None:
-        """The failure for 1-based `call_number`, or None to answer normally."""
-        draw = self._rng.random()
+    def decide(self, *, agent_call: bool) -> Fault | None:
+        """The failure for the next call (`agent_call`: the request offers tools), or None to answer normally."""
         plan = self.plan
-        hit = (plan.every > 0 and call_number % plan.every == 0) or draw < plan.share
+        if plan.scope == "agent" and not agent_call:
+            return None
+        self.counted += 1
+        draw = self._rng.random()
+        hit = (plan.every > 0 and self.counted % plan.every == 0) or draw < plan.share
         return Fault(plan.status, plan.retry_after) if hit else None

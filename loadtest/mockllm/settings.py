@@ -33,8 +33,22 @@ class FaultPlan:
     """`Retry-After` seconds sent with an injected 429 (None: no header)."""
     seed: int = 0
     """Seed of the random draw behind `share`."""
+    scope: str = "agent"
+    """Which calls may fail: `agent` (requests that offer tools: agent steps) or `all` (also tool-less calls,
+    e.g. OpenHands' title generation, which runs on the server's event loop: failing it with retries
+    freezes the whole server for minutes)."""
 
     def __post_init__(self) -> None:
+        for name in ("every", "status", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"fault {name} must be an integer, got {value!r}")
+        if not isinstance(self.share, int | float) or (
+            self.retry_after is not None and not isinstance(self.retry_after, int | float)
+        ):
+            raise ValueError("fault share and retry_after must be numbers")
+        if self.scope not in ("agent", "all"):
+            raise ValueError(f"--fail-scope must be 'agent' or 'all', got {self.scope!r}")
         if self.every < 0:
             raise ValueError(f"--fail-every must be >= 0, got {self.every}")
         if not 0.0 <= self.share <= 1.0:
@@ -64,7 +78,10 @@ class MockSettings:
     bash_command: str = DEFAULT_BASH_COMMAND
     """The command asked for; must be `ls` or a plain `echo` (see `is_safe_command`)."""
     latency_ms: float = 0.0
-    """Delay before the first byte of every chat-completion answer."""
+    """Delay before the first byte of an answer to an agent step (a request that offers tools)."""
+    text_latency_ms: float | None = None
+    """The same for tool-less requests (OpenHands' title generation, which blocks its event loop);
+    None: `latency_ms`."""
     jitter_ms: float = 0.0
     """Extra uniform random delay in [0, jitter_ms) added to `latency_ms` (seeded)."""
     tokens_per_second: float = 0.0
@@ -76,8 +93,8 @@ class MockSettings:
             raise ValueError(
                 f"--bash-command must be `ls` or `echo` followed by plain words, got {self.bash_command!r}"
             )
-        if self.latency_ms < 0 or self.jitter_ms < 0:
-            raise ValueError("--latency-ms and --jitter-ms must be >= 0")
+        if self.latency_ms < 0 or self.jitter_ms < 0 or (self.text_latency_ms or 0.0) < 0:
+            raise ValueError("--latency-ms, --text-latency-ms and --jitter-ms must be >= 0")
         if self.tokens_per_second < 0:
             raise ValueError(f"--tokens-per-second must be >= 0, got {self.tokens_per_second}")
         if self.pad_tokens < 0:

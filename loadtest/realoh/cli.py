@@ -22,7 +22,7 @@ DEFAULT_STATE_DIR = Path("~/.cache/loadtest/openhands-1.6.0")
 EPILOG = """\
 examples:
   loadtest openhands up                       # install if needed, start, print the URL (~35 s; ~70 s first time)
-  loadtest openhands up --port 3000 --lifetime 600 --mock-llm-args '--bash --latency-ms 200'
+  loadtest openhands up --port 3000 --lifetime 600 --mock-llm-args='--bash --latency-ms 200'
   loadtest openhands status
   loadtest openhands down
 
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lifetime", type=float, default=1800.0, help="seconds until a watchdog stops both")
     parser.add_argument("--python", type=Path, default=None, help="a Python 3.12 to build the venv (default: pyenv's)")
     parser.add_argument(
-        "--mock-llm-args", default="", help="extra `loadtest mock-llm` options, one shell-quoted string"
+        "--mock-llm-args", default="", help="extra `loadtest mock-llm` options as one string; use the = form: --mock-llm-args='--bash'"
     )
     parser.add_argument("--max-conversations", type=int, default=200, help="max_concurrent_conversations (default 200)")
     parser.add_argument("--close-delay", type=int, default=60, help="[sandbox] close_delay seconds (default 60)")

@@ -6,7 +6,9 @@ One `HoleAuditor` per conversation runs at most one greenlet at a time, working 
 and as ``unaudited``.
 """
 
-from __future__ import annotations  # noqa: I001 (pyproject puts gevent before future; see docs/requests-openhands.md)
+from __future__ import annotations
+
+# isort: split
 
 import gevent
 import gevent.event

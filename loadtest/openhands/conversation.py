@@ -9,7 +9,9 @@ Everything per event happens in the connection's single reader greenlet (`_on_ev
 a few integer operations, listener calls. No lock is needed: gevent switches only on I/O.
 """
 
-from __future__ import annotations  # noqa: I001 (pyproject puts gevent before future; see docs/requests-openhands.md)
+from __future__ import annotations
+
+# isort: split
 
 import gevent
 import gevent.event
@@ -66,6 +68,7 @@ class Conversation:
         listener: ConversationListener | None = None,
         rest: RestClient | None = None,
         *,
+        latest_event_id: int = -1,
         rng: random.Random | None = None,
     ) -> None:
         """Args:
@@ -73,6 +76,7 @@ class Conversation:
         conversation_id: join this conversation; None creates one over REST on the first `connect`.
         listener: callbacks (default: none).
         rest: a REST client to share (default: one for ``cfg.base_url``, on the process-wide pool).
+        latest_event_id: join mid-stream: ids up to this one count as seen (default -1: replay everything).
         rng: randomness for the backoff jitter (tests pass a seeded one).
         """
         self.cfg = cfg
@@ -80,6 +84,7 @@ class Conversation:
         self.listener = listener or _NULL_LISTENER
         self.rest = rest or RestClient(cfg.base_url, cfg.session_api_key, delayed_ms=cfg.http_delayed_ms)
         self.integrity = Integrity()
+        self.integrity.max_id = max(-1, latest_event_id)
         self.create_result: RestResult | None = None
         self.last_disconnect_reason: str | None = None
         self._rng = rng or random.Random()

@@ -8,9 +8,10 @@ A `Turn` starts when ``oh_user_action`` is emitted and records:
   actions/observations are not agent work);
 - ``end_at``/``end_state``: the ``agent_state_changed`` that ends it (`END_STATES`). ``awaiting_user_input``,
   ``finished`` and ``paused`` count only once the turn has started (echo or ``running`` seen), so a state left
-  over from start-up cannot end a turn early; ``error``, ``rate_limited``, ``stopped`` and ``rejected`` end
-  it at any time (a limiter may answer with ``rate_limited`` before any echo), and so does an error
-  observation or ``{"error": true}`` payload before the turn started (end state ``error``);
+  over from start-up cannot end a turn early; ``error``, ``stopped`` and ``rejected`` end the current turn
+  at any time. A *refusal* — ``rate_limited``, an error observation or a ``{"error": true}`` payload — ends
+  the oldest turn that has not started (a refused action gets no echo; end state ``rate_limited`` or
+  ``error``); with none, ``rate_limited`` ends the current turn (an LLM limit) and an error event ends nothing;
 - every inter-event gap, and the events and bytes received while it was the current turn.
 
 `TurnBook` keeps the turns in flight, oldest first; events belong to the oldest (turns of one conversation
@@ -142,20 +143,13 @@ class TurnBook:
             if state == "running":
                 cur.started = True
                 return None
+            if state == "rate_limited":
+                return self._refused(received_at, state, cur)
             if state in END_STATES and (cur.started or cur.echo_at is not None or state in _EARLY_END):
-                inflight.popleft()
-                cur.end_at = received_at
-                cur.end_state = state
-                return cur
+                return self._end(cur, received_at, state)
             return None
-        if (kind is EventKind.ERROR_OBSERVATION or kind is EventKind.SESSION_ERROR) and not (
-            cur.started or cur.echo_at is not None
-        ):
-            # The action was refused before it started (an action limiter's error event, an image refusal).
-            inflight.popleft()
-            cur.end_at = received_at
-            cur.end_state = "error"
-            return cur
+        if kind is EventKind.ERROR_OBSERVATION or kind is EventKind.SESSION_ERROR:
+            return self._refused(received_at, "error", None)
         if (
             cur.first_agent_at is None
             and c.id is not None
@@ -164,6 +158,22 @@ class TurnBook:
             and c.source != "user"
         ):
             cur.first_agent_at = received_at
+        return None
+
+    def _end(self, turn: Turn, received_at: float, state: str) -> Turn:
+        self.inflight.remove(turn)
+        turn.end_at = received_at
+        turn.end_state = state
+        return turn
+
+    def _refused(self, received_at: float, state: str, fallback: Turn | None) -> Turn | None:
+        """A refusal (limiter state, error event) belongs to the oldest turn not yet started, if any:
+        a refused action never gets an echo. Otherwise it ends `fallback` (the current turn), if given."""
+        for turn in self.inflight:
+            if turn.echo_at is None and not turn.started:
+                return self._end(turn, received_at, state)
+        if fallback is not None:
+            return self._end(fallback, received_at, state)
         return None
 
     def _echo(self, payload: Any, received_at: float) -> None:

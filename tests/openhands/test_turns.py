@@ -133,3 +133,29 @@ def test_co_latencies() -> None:
     assert abs((t.first_event_co_ms or 0) - 700.0) < 1e-6
     assert abs((t.turn_co_ms or 0) - 1500.0) < 1e-6
     assert Turn(sent_at=1.0).echo_co_ms is None
+
+
+def test_refusal_goes_to_the_unstarted_turn() -> None:
+    # Turn a is running; b's action is refused by an action limiter: rate_limited arrives with no echo for b.
+    book = TurnBook()
+    a, b = Turn(sent_at=0.0, text="a"), Turn(sent_at=0.1, text="b")
+    book.start(a)
+    book.start(b)
+    assert feed(book, [(echo(1, "a"), 0.05), (state(2, "running"), 0.06)]) == []
+    assert feed(book, [(state(3, "rate_limited"), 0.12)]) == [b]
+    assert b.end_state == "rate_limited" and b.echo_at is None
+    assert feed(book, [(action(4, "run"), 0.2), (state(5, "awaiting_user_input"), 0.3)]) == [a]
+    assert a.end_state == "awaiting_user_input"
+
+
+def test_llm_rate_limit_ends_the_current_turn() -> None:
+    book = TurnBook()
+    a = Turn(sent_at=0.0, text="a")
+    book.start(a)
+    feed(book, [(echo(1, "a"), 0.05), (state(2, "running"), 0.06)])
+    assert feed(book, [(state(3, "rate_limited"), 0.5)]) == [a]
+    err = {"id": 4, "source": "agent", "observation": "error", "content": "x", "extras": {}}
+    book.start(b := Turn(sent_at=1.0, text="b"))
+    feed(book, [(echo(5, "b"), 1.01), (state(6, "running"), 1.02)])
+    assert feed(book, [(err, 1.1)]) == []
+    assert not b.done

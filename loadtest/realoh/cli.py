@@ -46,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lifetime", type=float, default=1800.0, help="seconds until a watchdog stops both")
     parser.add_argument("--python", type=Path, default=None, help="a Python 3.12 to build the venv (default: pyenv's)")
     parser.add_argument(
-        "--mock-llm-args", default="", help="extra `loadtest mock-llm` options as one string; use the = form: --mock-llm-args='--bash'"
+        "--mock-llm-args",
+        default="",
+        help="extra `loadtest mock-llm` options as one string, in the = form: --mock-llm-args='--bash'",
     )
     parser.add_argument("--max-conversations", type=int, default=200, help="max_concurrent_conversations (default 200)")
     parser.add_argument("--close-delay", type=int, default=60, help="[sandbox] close_delay seconds (default 60)")

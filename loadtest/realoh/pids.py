@@ -59,6 +59,8 @@ class PidFile:
     @classmethod
     def from_json(cls, text: str) -> PidFile:
         data: dict[str, Any] = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
         procs = [ProcRecord(str(p["name"]), int(p["pid"]), float(p["create_time"])) for p in data.get("processes", [])]
         return cls(
             processes=procs,
@@ -79,7 +81,7 @@ class PidFile:
             return cls.from_json(path.read_text())
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path} is not a loadtest pid file: {exc}") from exc
 
 

@@ -27,7 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("loadtest.server.gates")
-TOO_MANY = json.dumps({"message": "Too many requests"}).encode()
+TOO_MANY = json.dumps({"message": "Too many requests"}, separators=(",", ":")).encode()
 EXEMPT_PREFIXES = ("/metrics", "/debug/", "/assets")
 
 

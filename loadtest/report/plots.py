@@ -159,6 +159,10 @@ def latency_over_time_plot(
         ax.legend(loc="upper left", fontsize=8, ncols=3)
     for k in range(len(names), rows * cols):
         axes[k // cols][k % cols].set_visible(False)
+        above = axes[k // cols - 1][k % cols] if k >= cols else None
+        if above is not None:  # the panel above an empty slot is the last of its column: label its x axis
+            above.xaxis.set_tick_params(labelbottom=True)
+            above.set_xlabel("time since start (s)")
     for ax in axes[-1]:
         ax.set_xlabel("time since start (s)")
     for row in axes:

@@ -24,9 +24,9 @@ __all__ = [
     "step_rows",
     "summary_json",
     "summary_markdown",
+    "window_rows",
 ]
 
-KEY_COLUMNS = ("count", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 
 
 def fmt_ms(value: float | None) -> str:
@@ -153,7 +153,8 @@ def step_rows(a: Analysis) -> list[list[str]]:
                 f"{st.rates.events_per_s:.1f}",
                 fmt_ms(st.metrics[key].p95_ms) if key and key in st.metrics else "–",
                 ", ".join(f"{k} {v}" for k, v in st.throttled.items()) or "–",
-                ("yes" if p.within_slo else "no") if p else "–",
+                (("yes" if p.within_slo else "no") if p else "–")
+                + (" (generator saturated)" if st.health_flagged else ""),
             ]
         )
     return rows
@@ -232,6 +233,27 @@ def summary_markdown(a: Analysis, report_name: str = "report.html") -> str:
         out += ["### Notes", ""] + [f"- {n}" for n in a.notes] + [""]
     out += [f"Full report with plots: `{report_name}`.", ""]
     return "\n".join(out)
+
+
+def window_rows(a: Analysis) -> tuple[list[str], list[list[str]]]:
+    """Per time window: p95 of each latency metric, rates and throttle signals (the full time series)."""
+    names = [n for n in a.metrics if not n.endswith("_co")]
+    header = ["t (s)", "users", *[f"{n} p95" for n in names], "actions/s", "events/s", "throttled"]
+    users = {s.t: s.users for s in a.seconds}
+    rows = []
+    for w in a.windows:
+        at = [users[t] for t in range(w.start_t, w.end_t + 1) if t in users]
+        rows.append(
+            [
+                f"{w.start_t}–{w.end_t}",
+                str(max(at, default=0)),
+                *[fmt_ms(w.metrics[n].p95_ms) if n in w.metrics else "–" for n in names],
+                f"{w.rates.actions_per_s:.2f}",
+                f"{w.rates.events_per_s:.1f}",
+                str(sum(w.throttled.values())),
+            ]
+        )
+    return header, rows
 
 
 def settings_rows(run: dict[str, Any]) -> list[tuple[str, str]]:

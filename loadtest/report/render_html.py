@@ -21,6 +21,7 @@ from loadtest.report.render import (
     settings_rows,
     step_header,
     step_rows,
+    window_rows,
 )
 
 __all__ = ["report_html"]
@@ -196,6 +197,11 @@ def _tables(a: Analysis) -> str:
             _table(["signal", "step", "users", "offered/s", "first at (s)", "count in step", "share of ops"], rows)
         )
         out.append("<p>" + "<br>".join(_e(onset_text(o)) for o in a.onsets) + "</p>")
+    if a.windows:
+        header, rows_w = window_rows(a)
+        out.append(
+            f"<h3>Percentiles per {a.window_s} s window</h3>" + _table(header, [[_e(c) for c in r] for r in rows_w])
+        )
     t = a.totals
     counters = [[_e(k), _e(f"{v:,}")] for k, v in t.items()]
     counters += [[_e(f"throttled · {k}"), _e(v)] for k, v in a.throttled.items()]

@@ -103,7 +103,7 @@ def test_pick_drops_and_jitter_and_event_faults() -> None:
     assert len(pick_drops(list(range(3)), 0.01, rng)) == 1
     assert jittered(0.1, 0.0, rng) == 0.1
     spread = [jittered(0.1, 0.2, rng) for _ in range(200)]
-    assert 0.08 <= min(spread) and max(spread) <= 0.12 and len(set(spread)) > 100
+    assert min(spread) >= 0.08 and max(spread) <= 0.12 and len(set(spread)) > 100
     assert event_fault(10, 5, 200, 0, False).extra_delay_s == 0.2
     assert event_fault(11, 5, 200, 0, False).extra_delay_s == 0
     assert event_fault(4, 0, 0, 3, False).stall and not event_fault(4, 0, 0, 3, True).stall

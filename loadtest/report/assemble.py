@@ -161,6 +161,9 @@ def analyze(data: RunData) -> Analysis:
     slo = _slo_results(data.run, seconds)
     cap = capacity(stats, seconds, _slo_exprs(data.run))
     notes = list(data.notes)
+    recorded = data.run.get("notes")
+    if isinstance(recorded, list):
+        notes.extend(f"run: {redact(str(n))}" for n in recorded if n)
     if health:
         total = sum(w.duration_s for w in health)
         notes.append(

@@ -52,9 +52,13 @@ def build_report(run_dir: Path | str) -> ReportResult:
     plots: dict[str, Path] = {}
     images: dict[str, tuple[str, bytes]] = {}
     for name, (caption, _) in FIGURES.items():
-        fig = make_figure(name, analysis)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
+        try:
+            fig = make_figure(name, analysis)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100)
+        except Exception as exc:  # one plot that cannot be drawn must not cost the whole report
+            analysis.notes.append(f"plot {name} could not be drawn: {type(exc).__name__}: {exc}")
+            continue
         png = buf.getvalue()
         path = plots_dir / f"{name}.png"
         path.write_bytes(png)

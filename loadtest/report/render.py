@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 
-
 def fmt_ms(value: float | None) -> str:
     """``12.3 ms``, ``4.56 s``, ``–`` for no value."""
     if value is None:

@@ -218,3 +218,24 @@ def test_loadtest_report_exit_codes_for_bad_folders(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "DIR" in missing.stderr and "e.g. loadtest report" in missing.stderr
     empty = run(str(tmp_path))
     assert empty.returncode == 1 and "neither run.json nor timeline.jsonl" in empty.stderr
+
+
+def test_the_report_package_imports_no_locust() -> None:
+    code = (
+        "import sys, loadtest.report, loadtest.report.cli, loadtest.report.compare_cli; print('locust' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_a_plot_that_fails_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadtest.report import figures
+
+    def broken(_a: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(figures.FIGURES, "health", ("Load-generator health", broken))  # type: ignore[arg-type]
+    result = build_report(copy_run("steps-baseline", tmp_path))
+    assert "health" not in result.plots and "capacity" in result.plots
+    assert any("plot health could not be drawn" in n for n in result.notes)
+    assert "plot health could not be drawn" in result.report_html.read_text(encoding="utf-8")

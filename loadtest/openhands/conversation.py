@@ -98,6 +98,7 @@ class Conversation:
         self._live = gevent.event.Event()
         self._closed = False
         self._generation = 0
+        self._not_before = 0.0  # perf_counter time before which a refused handshake said not to retry
         self._auditor = HoleAuditor(self.integrity, self._fetch_events, self._gaps, max_pages=cfg.audit_max_pages)
 
     def __repr__(self) -> str:
@@ -200,6 +201,8 @@ class Conversation:
                 socketio_path=self.cfg.socketio_path,
             )
         except HandshakeRejected as exc:
+            if exc.retry_after is not None:
+                self._not_before = time.perf_counter() + exc.retry_after
             if exc.status == 429:
                 self._signal("handshake_429")
             raise
@@ -398,8 +401,9 @@ class Conversation:
     def reconnect(self, max_attempts: int | None = None, deadline: float | None = None) -> ReconnectResult:
         """Connect again with ``latest_event_id`` = the maximum id seen, with backoff.
 
-        The first attempt is immediate; each retry waits a full-jitter exponential backoff
-        (``backoff_initial`` doubling to ``backoff_max``) and never less than a handshake's ``Retry-After``.
+        The first attempt is immediate (unless an earlier refused handshake's ``Retry-After`` has not passed);
+        each retry waits a full-jitter exponential backoff (``backoff_initial`` doubling to ``backoff_max``),
+        never less than the last refused handshake's ``Retry-After``.
 
         Args:
             max_attempts: attempts at most (default ``cfg.reconnect_max_attempts``).
@@ -414,6 +418,11 @@ class Conversation:
         attempts = 0
         error: BaseException | None = None
         while attempts < attempts_max:
+            hold = self._not_before - time.perf_counter()
+            if hold > 0:  # a previous refusal's Retry-After, even from a connect() outside this loop
+                if time.perf_counter() + hold > end:
+                    break
+                gevent.sleep(hold)
             attempts += 1
             self._resync_from = lost_at
             self._resync_at = None

@@ -24,6 +24,7 @@ from loadtest.harness.units import parse_duration, parse_float, parse_list, pars
 __all__ = ["OPTIONS", "Option", "OptionError", "Settings", "add_options"]
 
 SECRET_FIELDS = ("session_api_key",)
+SHAPES = ("none", "step", "ramp", "spike", "capacity", "throttle")
 REDACTED = "***"
 
 
@@ -69,6 +70,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--slo", None, "Objective checked at the end, repeatable: 'echo.p95<250ms', 'gaps==0'.", repeatable=True),
     Option("--slo-abort", "0", "Stop the run after the SLOs are breached this long without a break (0 = off)."),
     Option("--slo-window", "10s", "Window of the live SLO check used by --slo-abort."),
+    Option(
+        "--shape",
+        "none",
+        "Load shape: none (follow -u/-r/-t), step, ramp, spike, capacity or throttle.",
+        choices=SHAPES,
+    ),
     Option("--shape-steps", "10,20,40", "Shape steps N[@DURATION]: users, or total actions/s for ThrottleSearchShape."),
     Option("--step-duration", "30s", "Default duration of a shape step."),
     Option("--step-spawn-rate", "10", "Users started per second when a step changes the user count."),
@@ -110,6 +117,9 @@ class OptionError(ValueError):
         self.flag = flag
         self.value = value
         self.fix = fix
+        if value is None or value == "":
+            super().__init__(f"{flag} is missing: {fix}")
+            return
         shown = REDACTED if flag == "--session-api-key" else repr(value)
         super().__init__(f"{flag}={shown} is not valid: {fix}")
 
@@ -201,6 +211,7 @@ class Settings:
     slos: tuple[Slo, ...]
     slo_abort: float
     slo_window: float
+    shape: str
     shape_steps_text: str
     step_duration: float
     step_spawn_rate: float
@@ -229,6 +240,9 @@ class Settings:
         key_via = str(_field(opts, "--key-via"))
         if key_via not in ("query", "header", "cookie"):
             raise OptionError("--key-via", key_via, "choose query, header or cookie")
+        shape = str(_field(opts, "--shape"))
+        if shape not in SHAPES:
+            raise OptionError("--shape", shape, f"choose one of {', '.join(SHAPES)}")
         drop_mode = str(_field(opts, "--drop-mode"))
         if drop_mode not in ("abrupt", "clean"):
             raise OptionError("--drop-mode", drop_mode, "choose abrupt or clean")
@@ -253,6 +267,7 @@ class Settings:
             slos=slos,
             slo_abort=_parse(opts, "--slo-abort", _positive(parse_duration), "15s"),
             slo_window=_parse(opts, "--slo-window", _positive(parse_duration, allow_zero=False), "10s"),
+            shape=shape,
             shape_steps_text=steps_text,
             step_duration=step_duration,
             step_spawn_rate=_parse(opts, "--step-spawn-rate", _positive(parse_float, allow_zero=False), "10"),
@@ -274,7 +289,8 @@ class Settings:
             if f.name in SECRET_FIELDS:
                 value = REDACTED if value else ""
             elif f.name == "slos":
-                value = [s.expr for s in value]
+                out["slo"] = [s.expr for s in value]  # the option's name, as readers of run.json expect
+                continue
             elif f.name == "conversation_ids":
                 value = len(value)
             elif isinstance(value, tuple):

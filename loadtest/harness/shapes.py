@@ -9,7 +9,9 @@ holds ``--throttle-users`` paced users and steps their total offered action rate
 until throttle signals exceed ``--throttle-threshold`` of the actions (recording the onset).
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (isort puts locust before __future__)
+
+from locust import LoadTestShape
 
 import math
 from collections.abc import Callable, Sequence
@@ -19,9 +21,15 @@ from typing import Any
 from loadtest.harness.units import parse_duration
 
 __all__ = [
+    "CapacitySearchShape",
+    "LoadShape",
+    "RampShape",
     "SearchOutcome",
+    "SpikeShape",
     "Step",
     "StepSearch",
+    "StepShape",
+    "ThrottleSearchShape",
     "Tick",
     "parse_steps",
     "ramp_at",
@@ -187,3 +195,246 @@ class StepSearch:
 
     def outcome(self) -> SearchOutcome:
         return SearchOutcome(self.last_good, self.first_bad, dict(self.detail))
+
+
+# -- Locust shapes -------------------------------------------------------------------------------
+
+#: Objectives a capacity search uses when no --slo is given.
+DEFAULT_CAPACITY_SLOS = ("connect.fail_ratio<1%", "turn.fail_ratio<1%", "throttled.ratio<1%")
+
+
+class HarnessShape(LoadTestShape):
+    """Base of our shapes: settings from the run, steps reported to the run folder."""
+
+    abstract = True
+    run_shape_name = "HarnessShape"
+
+    def _runtime(self) -> Any:
+        from loadtest.harness.runtime import runtime_for
+
+        assert self.runner is not None
+        return runtime_for(self.runner.environment)
+
+    def _settings(self) -> Any:
+        rt = self._runtime()
+        if rt.settings is None:
+            rt.settings = rt.read_settings()
+        return rt.settings
+
+    def _apply(self, tick: Tick | None, offered_rate: float | None = None) -> tuple[int, float] | None:
+        if tick is None:
+            return None
+        self._runtime().begin_step(tick.step, tick.users, offered_rate)
+        return tick.users, tick.spawn_rate
+
+
+class StepShape(HarnessShape):
+    """Hold each ``--shape-steps`` user count for its duration (``--step-spawn-rate`` between steps)."""
+
+    run_shape_name = "StepShape"
+
+    def tick(self) -> tuple[int, float] | None:
+        s = self._settings()
+        return self._apply(step_at(self.get_run_time(), s.shape_steps(), s.step_spawn_rate))
+
+
+class RampShape(HarnessShape):
+    """Move linearly from each ``--shape-steps`` count to the next over the step's duration."""
+
+    run_shape_name = "RampShape"
+
+    def tick(self) -> tuple[int, float] | None:
+        s = self._settings()
+        return self._apply(ramp_at(self.get_run_time(), s.shape_steps(), s.step_spawn_rate))
+
+
+class SpikeShape(HarnessShape):
+    """Jump between the ``--shape-steps`` counts within a second each (e.g. ``10@30s,200@10s,10@30s``)."""
+
+    run_shape_name = "SpikeShape"
+
+    def tick(self) -> tuple[int, float] | None:
+        return self._apply(spike_at(self.get_run_time(), self._settings().shape_steps()))
+
+
+class _SearchShape(HarnessShape):
+    abstract = True
+    search: StepSearch | None = None
+
+    def reset_time(self) -> None:
+        super().reset_time()
+        self.search = None
+
+    def record_outcome(self) -> None:
+        """Write what the search found so far (the run may end before the search does)."""
+        if self.search is not None:
+            self._record(self.search)
+
+    def _record(self, search: StepSearch) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _search(self) -> StepSearch:
+        if self.search is None:
+            s = self._settings()
+            self.search = StepSearch(s.shape_steps(), warmup=s.step_warmup)
+        return self.search
+
+
+class CapacitySearchShape(_SearchShape):
+    """Step up conversations (users) until a step breaks the SLOs; record the last good step.
+
+    The verdict of each step is the ``--slo`` objectives (default :data:`DEFAULT_CAPACITY_SLOS`)
+    over the step without its first ``--step-warmup``. The result goes to ``run.json`` ``capacity``.
+    """
+
+    run_shape_name = "CapacitySearchShape"
+
+    def _judge(self, start: float, end: float) -> tuple[bool, dict[str, Any]] | None:
+        from loadtest.harness.slo import evaluate, parse_slos
+
+        data = self._runtime().window(start, end)
+        if data is None:
+            return None
+        slos = self._settings().slos or parse_slos(DEFAULT_CAPACITY_SLOS)
+        results = evaluate(slos, data)
+        return all(r.ok for r in results), {"slo": [r.to_dict() for r in results]}
+
+    def tick(self) -> tuple[int, float] | None:
+        search = self._search()
+        index = search.advance(self.get_run_time(), self._judge)
+        if index is None:
+            self._record(search)
+            return None
+        s = self._settings()
+        users = round(search.steps[index].value)
+        self._runtime().begin_step(index, users, None)
+        return users, s.step_spawn_rate
+
+    def _record(self, search: StepSearch) -> None:
+        rt = self._runtime()
+        if rt.runlog is None or "capacity" in rt.runlog.run:
+            return
+        out = search.outcome()
+        good = search.steps[out.last_good].value if out.last_good is not None else None
+        rt.runlog.run["capacity"] = {
+            "max_conversations_within_slo": int(good) if good is not None else 0,
+            "first_failing_conversations": int(search.steps[out.first_bad].value)
+            if out.first_bad is not None
+            else None,
+            "slo": [s.expr for s in (self._settings().slos)] or list(DEFAULT_CAPACITY_SLOS),
+            "steps": search.verdicts,
+        }
+
+
+class ThrottleSearchShape(_SearchShape):
+    """Hold ``--throttle-users`` paced users and raise their total offered action rate step by step.
+
+    Each ``--shape-steps`` value is a total rate (actions/s); a step fails when throttle signals
+    exceed ``--throttle-threshold`` of the actions sent in it. The onset (the first failing rate,
+    its main signal and when it first appeared) goes to ``run.json`` ``throttle_onset``.
+    """
+
+    run_shape_name = "ThrottleSearchShape"
+
+    def _judge(self, start: float, end: float) -> tuple[bool, dict[str, Any]] | None:
+        data = self._runtime().window(start, end)
+        if data is None:
+            return None
+        throttled = data.group("throttled")
+        total = sum(throttled.values())
+        actions = data.counter("actions")
+        ratio = total / max(actions, 1)
+        signal = max(throttled, key=lambda k: throttled[k]) if throttled else None
+        detail = {"actions": actions, "throttled": total, "throttle_ratio": round(ratio, 6), "signal": signal}
+        return ratio <= self._settings().throttle_threshold, detail
+
+    def tick(self) -> tuple[int, float] | None:
+        search = self._search()
+        index = search.advance(self.get_run_time(), self._judge)
+        rt = self._runtime()
+        if index is None:
+            self._record(search)
+            return None
+        s = self._settings()
+        rate = search.steps[index].value
+        if rt.offered_rate != rate:
+            rt.set_offered_rate(rate)
+        rt.begin_step(index, s.throttle_users, rate)
+        return s.throttle_users, s.step_spawn_rate
+
+    def _record(self, search: StepSearch) -> None:
+        rt = self._runtime()
+        if rt.runlog is None or "throttle_onset" in rt.runlog.run:
+            return
+        out = search.outcome()
+        onset = None
+        if out.first_bad is not None:
+            start = step_starts(search.steps)[out.first_bad]
+            first_bad_step = next(s for s in rt.steps if s["index"] == out.first_bad)
+            at = next(
+                (
+                    s.second - rt.start_second
+                    for s in rt.history
+                    if s.second - rt.start_second >= first_bad_step["start_t"] and s.counter("throttled")
+                ),
+                first_bad_step["start_t"],
+            )
+            onset = {
+                "offered_rate": search.steps[out.first_bad].value,
+                "signal": out.detail.get("signal"),
+                "at_s": at,
+                "throttle_ratio": out.detail.get("throttle_ratio"),
+                "planned_start_s": start,
+            }
+        rt.runlog.run["throttle_onset"] = onset
+        rt.runlog.run["throttle_search"] = search.verdicts
+
+
+class LoadShape(HarnessShape):
+    """The default shape of ``locustfile.py``: ``--shape`` picks one of the above, ``none`` follows -u/-r/-t."""
+
+    use_common_options = True
+    _inner: HarnessShape | None = None
+
+    KINDS: dict[str, type[HarnessShape]] = {
+        "step": StepShape,
+        "ramp": RampShape,
+        "spike": SpikeShape,
+        "capacity": CapacitySearchShape,
+        "throttle": ThrottleSearchShape,
+    }
+
+    @property
+    def run_shape_name(self) -> str | None:  # type: ignore[override]
+        try:
+            kind = self._settings().shape
+        except Exception:
+            return None
+        return self.KINDS[kind].run_shape_name if kind in self.KINDS else None
+
+    def reset_time(self) -> None:
+        super().reset_time()
+        self._inner = None
+
+    def record_outcome(self) -> None:
+        inner = self._inner
+        if isinstance(inner, _SearchShape):
+            inner.record_outcome()
+
+    def tick(self) -> tuple[int, float] | None:
+        s = self._settings()
+        cls = self.KINDS.get(s.shape)
+        opts = self.runner.environment.parsed_options if self.runner else None
+        run_time = getattr(opts, "run_time", None)
+        if run_time and self.get_run_time() >= run_time:
+            return None  # Locust's own --run-time timer never starts while a shape runs headless
+        if cls is None:
+            users = int(getattr(opts, "num_users", None) or 1)
+            rate = float(getattr(opts, "spawn_rate", None) or 1.0)
+            self._runtime().begin_step(0, users, None)
+            return users, rate
+        if self._inner is None or type(self._inner) is not cls:
+            self._inner = cls()
+            self._inner.runner = self.runner
+            self._inner.start_time = self.start_time
+        return self._inner.tick()

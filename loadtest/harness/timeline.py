@@ -209,6 +209,8 @@ class Assembler:
         self.closed[source] = max(self.closed.get(source, closed_through), closed_through)
         if final:
             self.finished.add(source)
+        else:
+            self.finished.discard(source)
 
     def drop_source(self, source: str) -> None:
         """Stop waiting for ``source`` (a worker that quit or was lost)."""

@@ -1,0 +1,291 @@
+"""The one place where what a `Conversation` saw becomes measurements.
+
+Each measurement goes two ways:
+
+- Locust's ``events.request`` — one row per connect, echo, first agent event, turn, worst
+  inter-event gap of a turn, reconnect, resync and REST create (``request_type="socketio"``,
+  ``name`` = the metric, milliseconds from the transport's receive stamps, ``response_length`` in
+  bytes). Fire-and-forget sends fire nothing (no fake 0 ms rows). Throttle signals, refusals,
+  timeouts, integrity faults and unexpected disconnects fire failures with stable reprs
+  (:mod:`loadtest.harness.failures`).
+- The per-second :class:`~loadtest.harness.timeline.Slice` of this process: every sample in a
+  mergeable histogram (every inter-event gap, and ``*_co`` latencies from intended send times), and
+  the per-event counters (events, bytes), which never go through Locust.
+
+:class:`Recorder` is per process; :class:`MetricsListener` is the `ConversationListener` each user
+hands to its conversation. Everything here runs in greenlets of one process: no locks needed.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from loadtest.harness.failures import (
+    ConnectionLost,
+    IntegrityFailure,
+    ReconnectFailed,
+    RestFailed,
+    ServerSignal,
+    Throttled,
+    TurnFailed,
+)
+from loadtest.harness.health import BottleneckWarning, HealthProbe
+from loadtest.harness.timeline import Slice
+from loadtest.openhands import ConnectResult, Conversation, ConversationListener, EventKind, ReconnectResult, RestResult
+from loadtest.openhands import Turn as TurnRecord
+
+__all__ = ["GOOD_END_STATES", "THROTTLE_SIGNALS", "GaugeSource", "MetricsListener", "Recorder"]
+
+REQUEST_TYPE = "socketio"
+GOOD_END_STATES = frozenset({"awaiting_user_input", "finished", "paused"})
+OWN_DISCONNECTS = frozenset({"client", "client_abort"})
+#: Signals counted under ``throttled`` (and in ``throttled.ratio``); the others are server errors.
+THROTTLE_SIGNALS = frozenset(
+    {
+        "http_429",
+        "http_delayed",
+        "handshake_429",
+        "connect_refused",
+        "rate_limited_state",
+        "too_many_conversations",
+        "server_disconnect",
+    }
+)
+
+
+class GaugeSource(Protocol):
+    """A user that reports its live state once per second."""
+
+    def gauges(self) -> tuple[int, int, int, int, float]:
+        """(conversations, sockets, turns in flight, reconnecting, offered actions/s)."""
+        ...
+
+
+class Recorder:
+    """Per-process measurements: Locust rows and the per-second timeline slices."""
+
+    def __init__(
+        self,
+        request_event: Any,
+        *,
+        worker_index: int = 0,
+        lag_warning_ms: float = 100.0,
+        user_count: Callable[[], int] = lambda: 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.request_event = request_event
+        self.worker_index = worker_index
+        self.user_count = user_count
+        self.clock = clock
+        self.current = Slice(int(clock()))
+        self.closed: list[Slice] = []
+        self.closed_through = self.current.second - 1
+        self.sources: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.probe = HealthProbe()
+        self.bottleneck = BottleneckWarning(lag_warning_ms)
+
+    # -- seconds -----------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Start afresh (a new test): nothing recorded before now is kept."""
+        self.current = Slice(int(self.clock()))
+        self.closed = []
+        self.closed_through = self.current.second - 1
+
+    def _slice(self) -> Slice:
+        second = int(self.clock())
+        if second != self.current.second:
+            self.roll(second)
+        return self.current
+
+    def roll(self, second: int | None = None, *, final: bool = False) -> None:
+        """Close every second before ``second`` (now by default); ``final`` closes the current one too."""
+        now = int(self.clock()) if second is None else second
+        if now > self.current.second or final:
+            self._close(self.current)
+            self.closed_through = self.current.second
+            self.current = Slice(max(now, self.current.second + 1))
+
+    def _close(self, s: Slice) -> None:
+        conversations = sockets = inflight = reconnecting = 0
+        offered = 0.0
+        for source in list(self.sources):
+            c, k, f, r, o = source.gauges()
+            conversations += c
+            sockets += k
+            inflight += f
+            reconnecting += r
+            offered += o
+        s.gauges.update(
+            users=float(self.user_count()),
+            conversations=float(conversations),
+            sockets=float(sockets),
+            turns_in_flight=float(inflight),
+            reconnecting=float(reconnecting),
+            offered_rate=offered,
+        )
+        lag, cpu = self.probe.take()
+        s.health.append({"worker": float(self.worker_index), "loop_lag_ms": lag, "cpu_percent": cpu})
+        self.bottleneck.update(float(s.second), lag, cpu, where=f"worker {self.worker_index}")
+        self.closed.append(s)
+
+    def take_closed(self) -> tuple[list[Slice], int]:
+        """The closed seconds not yet shipped, and the last second closed."""
+        out, self.closed = self.closed, []
+        return out, self.closed_through
+
+    # -- Locust rows -------------------------------------------------------------------------------
+
+    def _fire(self, name: str, ms: float | None, length: int = 0, exc: BaseException | None = None) -> None:
+        self.request_event.fire(
+            request_type=REQUEST_TYPE,
+            name=name,
+            response_time=ms,
+            response_length=length,
+            exception=exc,
+            context={},
+        )
+
+    def _ok(self, s: Slice, name: str, ms: float, length: int = 0) -> None:
+        s.record(name, ms)
+        self._fire(name, ms, length)
+
+    def _failed(self, s: Slice, name: str, exc: BaseException, ms: float | None = None) -> None:
+        s.count(f"failures.{name}")
+        self._fire(name, ms, 0, exc)
+
+    # -- measurements ------------------------------------------------------------------------------
+
+    def connected(self, cr: ConnectResult) -> None:
+        s = self._slice()
+        s.count("connects")
+        self._ok(s, "connect", cr.duration_ms, cr.replay_bytes)
+
+    def connect_failed(self, exc: BaseException, started_at: float) -> None:
+        s = self._slice()
+        s.count("connects")
+        self._failed(s, "connect", exc, (time.perf_counter() - started_at) * 1000.0)
+
+    def rest(self, call: str, result: RestResult) -> None:
+        s = self._slice()
+        s.count("rest_calls")
+        if call != "create":
+            if not result.ok:
+                s.count(f"errors.rest_{call}")
+            return
+        if result.ok:
+            s.record("rest_create", result.elapsed_ms)
+            self._fire("rest_create", result.elapsed_ms, 0)
+        else:
+            self._failed(s, "rest_create", RestFailed(result.status), result.elapsed_ms)
+
+    def action_sent(self) -> None:
+        self._slice().count("actions")
+
+    def dropped(self, n: int) -> None:
+        """Paced slots skipped because the user was too far behind (or not connected)."""
+        self._slice().count("dropped_actions", n)
+
+    def turn(self, t: TurnRecord) -> None:
+        """A turn ended (its end state seen, or timed out)."""
+        s = self._slice()
+        s.count("turns")
+        echo = t.echo_ms
+        if echo is not None:
+            self._ok(s, "echo", echo)
+        elif t.end_state in GOOD_END_STATES:
+            s.count("errors.echo_missing")
+        first = t.first_event_ms
+        if first is not None:
+            self._ok(s, "first_event", first)
+        if t.gaps_ms:
+            rec = s.record
+            for gap in t.gaps_ms:
+                rec("event_gap", gap)
+            self._fire("event_gap", max(t.gaps_ms), 0)  # one row per turn: its worst gap
+        if t.intended_at is not None:
+            for name, value in (("echo_co", t.echo_co_ms), ("first_event_co", t.first_event_co_ms)):
+                if value is not None:
+                    s.record(name, value)
+        if t.end_state in GOOD_END_STATES and t.turn_ms is not None:
+            self._ok(s, "turn", t.turn_ms, t.bytes)
+            if t.turn_co_ms is not None:
+                s.record("turn_co", t.turn_co_ms)
+        else:
+            elapsed = t.turn_ms if t.turn_ms is not None else None
+            self._failed(s, "turn", TurnFailed(str(t.end_state)), elapsed)
+
+    def reconnected(self, rr: ReconnectResult) -> None:
+        s = self._slice()
+        s.count("reconnects")
+        s.count("connects", rr.attempts)
+        if rr.attempts > 1:
+            s.count("failures.connect", rr.attempts - 1 if rr.ok else rr.attempts)
+        if not rr.ok:
+            self._failed(s, "reconnect", ReconnectFailed(repr(rr.error)))
+            return
+        if rr.recovery_ms is not None:
+            self._ok(s, "reconnect", rr.recovery_ms)
+        if rr.resync_ms is not None:
+            self._ok(s, "resync", rr.resync_ms)
+        else:
+            s.count("errors.resync_timeout")
+
+    # -- per-event path (reader greenlets): counters only ------------------------------------------
+
+    def event(self, size: int) -> None:
+        c = self._slice().counters
+        c["events"] = c.get("events", 0) + 1
+        c["bytes"] = c.get("bytes", 0) + size
+
+    def integrity(self, kind: str, count: int) -> None:
+        s = self._slice()
+        key = {"gap": "gaps", "duplicate": "duplicates"}.get(kind, kind)
+        s.count(key, count)
+        self._fire("integrity", None, 0, IntegrityFailure(kind))
+
+    def signal(self, kind: str) -> None:
+        s = self._slice()
+        if kind in THROTTLE_SIGNALS:
+            s.count(f"throttled.{kind}")
+            self._fire("signal", None, 0, Throttled(kind))
+        else:
+            s.count(f"errors.{kind}")
+            self._fire("signal", None, 0, ServerSignal(kind))
+
+    def disconnect(self, reason: str) -> None:
+        s = self._slice()
+        s.count(f"disconnects.{reason}")
+        if reason not in OWN_DISCONNECTS:
+            self._fire("disconnect", None, 0, ConnectionLost(reason))
+
+
+class MetricsListener(ConversationListener):
+    """Forwards one conversation's callbacks to the process's :class:`Recorder`."""
+
+    def __init__(self, recorder: Recorder, on_lost: Callable[[str], None] | None = None) -> None:
+        self.recorder = recorder
+        self.on_lost = on_lost
+
+    def on_event(self, conv: Conversation, kind: EventKind, size: int, received_at: float) -> None:
+        self.recorder.event(size)
+
+    def on_integrity(self, conv: Conversation, kind: str, count: int) -> None:  # type: ignore[override]
+        self.recorder.integrity(kind, count)
+
+    def on_signal(self, conv: Conversation, signal: str) -> None:
+        self.recorder.signal(signal)
+
+    def on_disconnect(self, conv: Conversation, reason: str) -> None:
+        self.recorder.disconnect(reason)
+        if self.on_lost is not None:
+            self.on_lost(reason)
+
+    def on_turn(self, conv: Conversation, turn: TurnRecord) -> None:
+        self.recorder.turn(turn)
+
+    def on_rest(self, conv: Conversation, call: str, result: RestResult) -> None:
+        self.recorder.rest(call, result)

@@ -1,0 +1,406 @@
+"""Wiring into Locust's events: settings, per-second timeline, worker → master, run folder, SLO gate.
+
+One :class:`Runtime` per Locust ``Environment`` (:func:`runtime_for`). On every process with users
+(local or worker) a ticker closes each second of the :class:`Recorder`; a worker ships its closed
+seconds with ``report_to_master``. On the process that writes (local or master) the slices go
+into an :class:`Assembler`, and a writer loop appends each complete second to ``timeline.jsonl``,
+checks ``--slo-abort`` and tells paced users their interval (message ``loadtest_pace``). At the end
+(``quitting`` when headless, ``test_stop`` in the web UI) the SLOs are evaluated over the whole run,
+``run.json`` is written and the report is built; a breach sets exit code 3.
+
+:func:`install` registers the listeners once; `users.py` calls it.
+"""
+
+from __future__ import annotations  # noqa: I001 (isort puts gevent/locust before __future__)
+
+import gevent
+
+from locust import events
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+import itertools
+import logging
+import sys
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+from loadtest.harness.metrics import Recorder
+from loadtest.harness.options import OptionError, Settings, add_options
+from loadtest.harness.pacing import PhaseAllocator
+from loadtest.harness.runlog import RunLog
+from loadtest.harness.slo import BreachTracker, SloResult, evaluate
+from loadtest.harness.timeline import Assembler, Slice, line_from_slice, window
+
+__all__ = ["EXIT_SLO", "PACE_MESSAGE", "Runtime", "install", "runtime_for"]
+
+logger = logging.getLogger("loadtest.harness")
+
+EXIT_SLO = 3
+PACE_MESSAGE = "loadtest_pace"
+REPORT_KEY = "loadtest_timeline"
+MASTER_MAX_LAG = 10  # seconds the master waits for a slow worker's slices
+HISTORY = 7200  # seconds of merged slices kept for windows (search steps, live SLOs)
+
+_runtimes: weakref.WeakKeyDictionary[Any, Runtime] = weakref.WeakKeyDictionary()
+_installed = False
+
+
+def runtime_for(environment: Any) -> Runtime:
+    rt = _runtimes.get(environment)
+    if rt is None:
+        rt = _runtimes[environment] = Runtime(environment)
+    return rt
+
+
+class Runtime:
+    """The harness's state for one Locust environment."""
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+        self.settings: Settings | None = None
+        runner = environment.runner
+        self.recorder = Recorder(
+            environment.events.request,
+            worker_index=getattr(runner, "worker_index", 0) if isinstance(runner, WorkerRunner) else 0,
+            user_count=lambda: getattr(environment.runner, "user_count", 0),
+        )
+        self.phases = PhaseAllocator(self.recorder.worker_index)
+        self.pace_epoch = time.perf_counter()
+        self.pace_interval: float | None = None  # set by the writer (total rate) or a shape
+        self.workers = 1
+        self._ids = itertools.count()
+        # writer side
+        self.assembler: Assembler | None = None
+        self.runlog: RunLog | None = None
+        self.start_second = 0
+        self.history: deque[Slice] = deque(maxlen=HISTORY)
+        self.total = Slice(0)
+        self.steps: list[dict[str, Any]] = []
+        self.offered_rate: float | None = None  # a shape's total offered rate for paced users
+        self.tracker: BreachTracker | None = None
+        self.aborted = False
+        self.finished = True
+        self.ticking = False
+        self._greenlets: list[gevent.Greenlet] = []
+
+    # -- roles -------------------------------------------------------------------------------------
+
+    @property
+    def runner(self) -> Any:
+        return self.environment.runner
+
+    @property
+    def has_users(self) -> bool:
+        return not isinstance(self.runner, MasterRunner)
+
+    @property
+    def writes(self) -> bool:
+        return not isinstance(self.runner, WorkerRunner)
+
+    # -- settings ----------------------------------------------------------------------------------
+
+    def read_settings(self, *, need_host: bool = True) -> Settings:
+        opts = self.environment.parsed_options
+        return Settings.from_options(opts if opts is not None else {}, self.environment.host, need_host=need_host)
+
+    def next_conversation_id(self) -> str | None:
+        ids = self.settings.conversation_ids if self.settings else ()
+        if not ids:
+            return None
+        k = next(self._ids)
+        return ids[(self.recorder.worker_index + k * max(self.workers, 1)) % len(ids)]
+
+    def user_interval(self, default: float) -> float:
+        return self.pace_interval if self.pace_interval is not None else default
+
+    # -- test start / stop -------------------------------------------------------------------------
+
+    def on_test_start(self) -> None:
+        try:
+            self.settings = self.read_settings()
+        except OptionError as exc:
+            logger.error("%s", exc)
+            self.environment.process_exit_code = 2
+            gevent.spawn(self._stop_runner)
+            return
+        self.recorder.bottleneck.lag_limit_ms = self.settings.lag_warning_ms
+        self.pace_interval = None
+        if self.has_users:
+            self.recorder.reset()
+            self.recorder.probe.start()
+            self.ticking = True
+            self._spawn(self._tick_loop)
+        if self.writes:
+            self._start_run()
+
+    def _start_run(self) -> None:
+        assert self.settings is not None
+        self._finish_run()  # a previous run in the web UI that was not closed
+        profile = sorted(cls.__name__ for cls in self.environment.user_classes)
+        shape_obj = self.environment.shape_class
+        shape = getattr(shape_obj, "run_shape_name", None) if shape_obj is not None else None
+        if shape_obj is not None and not hasattr(shape_obj, "run_shape_name"):
+            shape = type(shape_obj).__name__
+        self.runlog = RunLog.start(self.settings, profile=profile, shape=shape)
+        self.start_second = int(time.time())
+        self.assembler = Assembler(self.start_second)
+        self.history.clear()
+        self.total = Slice(0)
+        self.steps = []
+        self.offered_rate = None
+        self.aborted = False
+        self.finished = False
+        self.tracker = BreachTracker(self.settings.slo_abort) if self.settings.slo_abort > 0 else None
+        self.begin_step(0, None, None)
+        logger.info("loadtest run folder: %s", self.runlog.folder)
+        self._spawn(self._writer_loop)
+
+    def on_test_stop(self) -> None:
+        if self.has_users:
+            self.ticking = False
+            self.recorder.roll(final=True)
+            self.recorder.probe.stop()
+            if self.writes:
+                self._feed_local(final=True)
+        if self.writes and self.environment.parsed_options and not self.environment.parsed_options.headless:
+            gevent.spawn(self._finish_later)  # web UI: wait for the workers' last slices, then close the run
+
+    def on_quitting(self) -> None:
+        if self.writes:
+            self._finish_run()
+
+    def _finish_later(self) -> None:
+        deadline = time.monotonic() + (MASTER_MAX_LAG if isinstance(self.runner, MasterRunner) else 0)
+        while time.monotonic() < deadline and self.assembler is not None:
+            pending = [s for s, c in self.assembler.closed.items() if s not in self.assembler.finished]
+            if not pending:
+                break
+            gevent.sleep(0.5)
+        self._finish_run()
+
+    # -- the per-second loops ----------------------------------------------------------------------
+
+    def _spawn(self, fn: Any) -> None:
+        self._greenlets = [g for g in self._greenlets if not g.dead]
+        if any(getattr(g, "_loadtest_fn", None) == fn.__name__ for g in self._greenlets):
+            return
+        g = gevent.spawn(fn)
+        g._loadtest_fn = fn.__name__  # type: ignore[attr-defined]
+        self._greenlets.append(g)
+
+    def _tick_loop(self) -> None:
+        while self.ticking:
+            now = time.time()
+            gevent.sleep(max(0.0, 1.0 - (now % 1.0)) + 0.01)
+            if not self.ticking:
+                return
+            self.recorder.roll()
+            if self.writes:
+                self._feed_local()
+
+    def _feed_local(self, final: bool = False) -> None:
+        slices, closed_through = self.recorder.take_closed()
+        if self.assembler is not None:
+            self.assembler.add("local", slices, closed_through, final=final)
+
+    def on_report_to_master(self, data: dict[str, Any]) -> None:
+        slices, closed_through = self.recorder.take_closed()
+        final = not self.ticking
+        data[REPORT_KEY] = {
+            "slices": [s.to_wire() for s in slices],
+            "closed_through": closed_through,
+            "final": final,
+        }
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        payload = data.get(REPORT_KEY)
+        if payload is None or self.assembler is None:
+            return
+        slices = [Slice.from_wire(s) for s in payload.get("slices", [])]
+        self.assembler.add(client_id, slices, int(payload["closed_through"]), final=bool(payload.get("final")))
+
+    def _writer_loop(self) -> None:
+        max_lag = MASTER_MAX_LAG if isinstance(self.runner, MasterRunner) else 2
+        while not self.finished:
+            gevent.sleep(max(0.0, 1.0 - (time.time() % 1.0)) + 0.2)
+            if self.finished or self.assembler is None:
+                return
+            self._write(self.assembler.ready(int(time.time()), max_lag))
+            self._broadcast_pace()
+            self._check_abort()
+
+    def _write(self, slices: list[Slice]) -> None:
+        if self.runlog is None:
+            return
+        workers = len(getattr(self.runner, "clients", {}) or {}) or 1
+        lost = len(getattr(getattr(self.runner, "clients", None), "missing", []) or [])
+        for s in slices:
+            t = s.second - self.start_second
+            self.runlog.append(line_from_slice(s, t=t, step=self.step_at(t), workers=workers, lost_workers=lost))
+            self.history.append(s)
+            self.total.merge(s)
+
+    # -- steps, pace and windows (used by shapes) -------------------------------------------------
+
+    def run_time(self) -> float:
+        return time.time() - self.start_second
+
+    def begin_step(self, index: int, users: int | None, offered_rate: float | None) -> None:
+        t = int(self.run_time())
+        if self.steps and self.steps[-1]["index"] == index:
+            last = self.steps[-1]
+            last["users"] = users if users is not None else last["users"]
+            last["offered_rate"] = offered_rate if offered_rate is not None else last["offered_rate"]
+            return
+        if self.steps:
+            self.steps[-1]["end_t"] = t
+        self.steps.append({"index": index, "start_t": t, "end_t": None, "users": users, "offered_rate": offered_rate})
+
+    def step_at(self, t: int) -> int:
+        current = 0
+        for step in self.steps:
+            if step["start_t"] <= t:
+                current = step["index"]
+        return current
+
+    def set_offered_rate(self, rate: float | None) -> None:
+        self.offered_rate = rate
+        self._broadcast_pace()
+
+    def complete_through(self) -> int:
+        """The last run second (``t``) written to the timeline."""
+        return (self.assembler.next - 1 - self.start_second) if self.assembler else -1
+
+    def window(self, start_t: float, end_t: float) -> Slice | None:
+        """Merged data of run seconds [start_t, end_t), or None while they are not all written."""
+        if self.complete_through() < int(end_t) - 1:
+            return None
+        lo, hi = self.start_second + int(start_t), self.start_second + int(end_t)
+        return window((s for s in self.history if lo <= s.second < hi), lo)
+
+    def _paced_users(self) -> int:
+        counts = getattr(self.runner, "target_user_classes_count", {}) or {}
+        paced = {cls.__name__ for cls in self.environment.user_classes if getattr(cls, "paced", False)}
+        return sum(n for name, n in counts.items() if name in paced)
+
+    def _broadcast_pace(self) -> None:
+        if self.settings is None or self.runner is None:
+            return
+        rate = self.offered_rate if self.offered_rate is not None else (self.settings.action_rate or None)
+        users = self._paced_users()
+        interval = users / rate if rate and users else None
+        workers = len(getattr(self.runner, "clients", {}) or {}) or 1
+        self.runner.send_message(PACE_MESSAGE, {"interval": interval, "workers": workers})
+
+    def on_pace_message(self, data: dict[str, Any]) -> None:
+        interval = data.get("interval")
+        self.pace_interval = float(interval) if interval else None
+        self.workers = int(data.get("workers") or 1)
+
+    # -- SLOs --------------------------------------------------------------------------------------
+
+    def _check_abort(self) -> None:
+        if self.tracker is None or self.settings is None or self.aborted:
+            return
+        seconds = list(self.history)[-int(self.settings.slo_window) :]
+        if not seconds:
+            return
+        results = evaluate(self.settings.slos, window(seconds))
+        if self.tracker.update(time.time(), results):
+            self.aborted = True
+            breached = "; ".join(r.describe() for r in results if not r.ok)
+            logger.error("SLO breached for %gs, stopping the run (--slo-abort): %s", self.settings.slo_abort, breached)
+            if self.runlog is not None:
+                self.runlog.note(f"aborted by --slo-abort after {self.settings.slo_abort:g}s: {breached}")
+            self.environment.process_exit_code = EXIT_SLO
+            gevent.spawn(self._stop_runner)
+
+    def _stop_runner(self) -> None:
+        opts = self.environment.parsed_options
+        if opts is not None and opts.headless and self.runner is not None:
+            self.runner.quit()
+        elif self.runner is not None:
+            self.runner.stop()
+
+    def _finish_run(self) -> None:
+        if self.finished or self.runlog is None or self.assembler is None or self.settings is None:
+            return
+        self.finished = True
+        self._write(self.assembler.flush())
+        record = getattr(self.environment.shape_class, "record_outcome", None)
+        if record is not None:
+            record()
+        if self.steps:
+            self.steps[-1]["end_t"] = self.steps[-1]["end_t"] or max(self.complete_through() + 1, 0)
+        results: list[SloResult] = evaluate(self.settings.slos, self.total)
+        breach = any(not r.ok for r in results)
+        for r in results:
+            (logger.error if not r.ok else logger.info)("SLO %s", r.describe())
+        if breach:
+            self.environment.process_exit_code = EXIT_SLO
+        run = self.runlog.run
+        run["slo"] = [r.to_dict() for r in results]
+        run["steps"] = self.steps
+        run["timeline"] = {"seconds": self.runlog.lines, "late_slices": self.assembler.late}
+        run["health"] = {"bottleneck_warnings": self.recorder.bottleneck.warnings}
+        verdict = "fail" if breach or self.aborted else "pass"
+        self.runlog.finish(exit_code=self._exit_code(), verdict=verdict)
+        if not self.settings.skip_report:
+            self.runlog.build_report()
+
+    def _exit_code(self) -> int:
+        if self.environment.process_exit_code is not None:
+            return int(self.environment.process_exit_code)
+        runner = self.runner
+        if runner is not None and (runner.errors or runner.exceptions):
+            opts = self.environment.parsed_options
+            return int(getattr(opts, "exit_code_on_error", 1))
+        return 0
+
+
+def install() -> None:
+    """Register the harness's Locust listeners (once per process)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    events.init_command_line_parser.add_listener(add_options)
+    events.init.add_listener(_on_init)
+    events.test_start.add_listener(lambda environment, **_: runtime_for(environment).on_test_start())
+    events.test_stop.add_listener(lambda environment, **_: runtime_for(environment).on_test_stop())
+    events.quitting.add_listener(lambda environment, **_: runtime_for(environment).on_quitting())
+    events.report_to_master.add_listener(_on_report_to_master)
+    events.worker_report.add_listener(_on_worker_report)
+
+
+def _on_init(environment: Any, **_: Any) -> None:
+    rt = runtime_for(environment)
+    runner = environment.runner
+    if runner is not None and not isinstance(runner, MasterRunner):
+        runner.register_message(PACE_MESSAGE, lambda environment, msg, **_: rt.on_pace_message(msg.data or {}))
+    if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+        return  # a worker gets the master's options with each spawn
+    headless = bool(getattr(environment.parsed_options, "headless", False))
+    try:
+        rt.settings = rt.read_settings(need_host=headless)
+    except OptionError as exc:
+        if getattr(environment.parsed_options, "logfile", None):
+            logger.error("%s", exc)
+        sys.stderr.write(f"locust: error: {exc}\n")
+        sys.exit(2)
+    if isinstance(runner, LocalRunner | MasterRunner) and headless:
+        logger.debug("loadtest settings: %r", rt.settings)
+
+
+def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    for rt in list(_runtimes.values()):
+        if isinstance(rt.runner, WorkerRunner):
+            rt.on_report_to_master(data)
+
+
+def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    for rt in list(_runtimes.values()):
+        if isinstance(rt.runner, MasterRunner):
+            rt.on_worker_report(client_id, data)

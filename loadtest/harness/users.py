@@ -1,0 +1,307 @@
+"""Locust users that drive OpenHands conversations.
+
+Three tiers, as in Locust's custom-client pattern: the Locust-free `Conversation` (and its Socket.IO
+client, whose one reader greenlet per connection is started by ``connect`` and ended by ``close``);
+the abstract :class:`OpenHandsUser`, which owns one conversation for its whole life (created over
+REST, or joined from ``--conversation-ids``) and reports through :mod:`loadtest.harness.metrics`;
+and the profiles :class:`ChatUser`, :class:`PacedUser`, :class:`ReconnectUser` and
+:class:`IdleUser`. Each setting is a typed class attribute; ``None`` means "take the command-line
+option", so a locustfile can subclass a profile and pin any of them.
+"""
+
+from __future__ import annotations  # noqa: I001 (isort puts gevent/locust before __future__)
+
+import gevent
+import gevent.event
+
+from locust import User, constant, task
+from locust.exception import StopUser
+
+import logging
+import random
+import time
+from typing import Any, ClassVar
+
+from loadtest.harness.metrics import MetricsListener, OWN_DISCONNECTS
+from loadtest.harness.options import OptionError, Settings
+from loadtest.harness.pacing import PaceSchedule
+from loadtest.harness.runtime import install, runtime_for
+from loadtest.openhands import Conversation, ConversationConfig, ConversationError, Turn
+from loadtest.sio.errors import SioError
+
+__all__ = ["ChatUser", "IdleUser", "OpenHandsUser", "PacedUser", "ReconnectUser"]
+
+logger = logging.getLogger("loadtest.harness")
+RETRY_PAUSE_MAX = 8.0
+
+install()
+
+
+class OpenHandsUser(User):
+    """One conversation per user: connect at start, reconnect on loss, close at stop."""
+
+    abstract = True
+    wait_time = constant(0)  # profiles pace themselves (think time, pacing) inside their task
+
+    message: str | None = None
+    """Text of each user message (None: ``--message``)."""
+    conversation_id: str | None = None
+    """Join this conversation (None: the next of ``--conversation-ids``, else create one over REST)."""
+    paced: ClassVar[bool] = False
+    """True for users whose offered rate is set by ``--action-rate`` or ``ThrottleSearchShape``."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.runtime = runtime_for(environment)
+        self.settings: Settings | None = None
+        self.conv: Conversation | None = None
+        self.lost = gevent.event.Event()
+        self.reconnecting = False
+        self.ever_connected = False
+        self._retry_pause = 0.5
+
+    # -- life cycle --------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        rt = self.runtime
+        try:
+            self.settings = rt.settings or rt.read_settings()
+        except OptionError as exc:
+            logger.error("%s", exc)
+            raise StopUser() from None
+        s = self.settings
+        host = self.host or self.environment.host
+        if not host:
+            logger.error("No target: pass the server's base URL with --host, e.g. --host http://127.0.0.1:3000")
+            raise StopUser()
+        cfg = ConversationConfig(
+            base_url=str(host).rstrip("/"),
+            session_api_key=s.session_api_key or None,
+            key_via=s.key_via,  # type: ignore[arg-type]
+            providers=s.providers,
+            connect_timeout=s.connect_timeout,
+            turn_timeout=s.turn_timeout,
+            reconnect_max_attempts=max(1, s.reconnect_attempts),
+        )
+        cid = self.conversation_id or rt.next_conversation_id()
+        self.conv = Conversation(cfg, cid, listener=MetricsListener(rt.recorder, self._on_lost))
+        rt.recorder.sources.add(self)
+        self._connect()
+
+    def on_stop(self) -> None:
+        self.runtime.recorder.sources.discard(self)
+        if self.conv is not None:
+            self.conv.close()
+
+    def gauges(self) -> tuple[int, int, int, int, float]:
+        conv = self.conv
+        if conv is None:
+            return 0, 0, 0, 0, 0.0
+        has = 1 if conv.conversation_id is not None else 0
+        return has, int(conv.connected), conv.turns_in_flight, int(self.reconnecting), self.offered_rate()
+
+    def offered_rate(self) -> float:
+        return 0.0
+
+    # -- connection --------------------------------------------------------------------------------
+
+    def _on_lost(self, reason: str) -> None:
+        if reason not in OWN_DISCONNECTS:
+            self.lost.set()
+
+    def _connect(self) -> bool:
+        conv = self.conv
+        assert conv is not None
+        started = time.perf_counter()
+        try:
+            cr = conv.connect()
+        except ConversationError:
+            return False  # the REST create failed: reported by the listener as rest_create
+        except SioError as exc:
+            self.runtime.recorder.connect_failed(exc, started)
+            return False
+        self.runtime.recorder.connected(cr)
+        self.ever_connected = True
+        self.lost.clear()
+        return True
+
+    def ensure_connected(self) -> bool:
+        """Connected, or reconnected now (with ``latest_event_id`` = the max id seen); False if that failed."""
+        conv = self.conv
+        if conv is None:
+            return False
+        if conv.connected:
+            return True
+        if not self.ever_connected:
+            ok = self._connect()
+        else:
+            self.reconnecting = True
+            try:
+                rr = conv.reconnect()
+            finally:
+                self.reconnecting = False
+            self.runtime.recorder.reconnected(rr)
+            ok = rr.ok
+            if ok:
+                self.lost.clear()
+        if ok:
+            self._retry_pause = 0.5
+            return True
+        pause, self._retry_pause = self._retry_pause, min(self._retry_pause * 2, RETRY_PAUSE_MAX)
+        gevent.sleep(random.uniform(pause / 2, pause))  # never a hot loop against a refusing server
+        return False
+
+    # -- turns -------------------------------------------------------------------------------------
+
+    def text(self) -> str:
+        assert self.settings is not None
+        return self.message or self.settings.message
+
+    def send(self, intended_at: float | None = None) -> Turn | None:
+        """Emit one message (fire and forget); None if the socket is gone."""
+        conv = self.conv
+        assert conv is not None
+        try:
+            turn = conv.send_message(self.text(), intended_at=intended_at, wait=False)
+        except SioError:
+            self.lost.set()
+            return None
+        self.runtime.recorder.action_sent()
+        return turn
+
+    def finish_turn(self, turn: Turn) -> None:
+        """Wait for ``turn`` to end, reconnecting (and waiting again) if the socket drops meanwhile."""
+        conv = self.conv
+        assert conv is not None and self.settings is not None
+        deadline = turn.sent_at + self.settings.turn_timeout
+        while turn.end_state is None and time.perf_counter() < deadline:
+            conv.wait(turn)
+            if turn.end_state is None and not self.ensure_connected():
+                return  # the turn stays in flight; the conversation expires it later
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, but wake to reconnect at once if the connection is lost meanwhile."""
+        end = time.perf_counter() + seconds
+        while (left := end - time.perf_counter()) > 0:
+            if self.lost.wait(left):
+                self.ensure_connected()
+                if self.lost.is_set():
+                    return
+
+
+class ChatUser(OpenHandsUser):
+    """Send a message, wait for the agent's turn to end, think, repeat."""
+
+    think_time: tuple[float, float] | None = None
+    """Pause after each turn, uniform in [low, high] seconds (None: ``--think-time``)."""
+
+    @task
+    def chat(self) -> None:
+        if not self.ensure_connected():
+            return
+        turn = self.send()
+        if turn is not None:
+            self.finish_turn(turn)
+        assert self.settings is not None
+        low, high = self.think_time or self.settings.think_time
+        self.pause(random.uniform(low, high))
+
+
+class PacedUser(OpenHandsUser):
+    """Send on a fixed pace whatever the agent does; latencies also from the intended send time.
+
+    Phases are spread over the interval (no phase lock, see :mod:`loadtest.harness.pacing`); the
+    interval is ``--action-pace``, or users ÷ ``--action-rate`` (or the rate of a
+    ``ThrottleSearchShape`` step) when a total rate is set.
+    """
+
+    paced = True
+    action_pace: float | None = None
+    """Seconds between this user's actions (None: ``--action-pace``)."""
+
+    schedule: PaceSchedule | None = None
+
+    def _interval(self) -> float:
+        assert self.settings is not None
+        return self.runtime.user_interval(self.action_pace or self.settings.action_pace)
+
+    def offered_rate(self) -> float:
+        return 1.0 / self.schedule.interval if self.schedule is not None else 0.0
+
+    def on_start(self) -> None:
+        super().on_start()
+        rt = self.runtime
+        self.schedule = PaceSchedule(rt.pace_epoch, rt.phases.next_phase(), self._interval())
+
+    @task
+    def paced_send(self) -> None:
+        schedule = self.schedule
+        assert schedule is not None
+        now = time.perf_counter()
+        schedule.retime(self._interval(), now)
+        slot = schedule.next_slot(now)
+        if slot.dropped:
+            self.runtime.recorder.dropped(slot.dropped)
+        delay = slot.intended_at - time.perf_counter()
+        if delay > 0:
+            gevent.sleep(delay)
+        if not self.ensure_connected():
+            self.runtime.recorder.dropped(1)
+            return
+        self.send(intended_at=slot.intended_at)
+
+
+class ReconnectUser(ChatUser):
+    """Chat, and drop the socket every ``--reconnect-every`` seconds, resuming from the max event id.
+
+    A timer greenlet (started in ``on_start``, killed in ``on_stop``) drops the connection on
+    schedule, mid-turn or mid-think; the user's own greenlet notices at once and reconnects, so
+    each scheduled drop gives one ``reconnect`` (and ``resync``) measurement. Drops by the server
+    are reconnected the same way.
+    """
+
+    reconnect_every: float | None = None
+    """Seconds between scheduled drops (None: ``--reconnect-every``; 0: only server drops)."""
+    drop_mode: str | None = None
+    """``abrupt`` (TCP close) or ``clean`` (Socket.IO disconnect); None: ``--drop-mode``."""
+
+    drops = 0
+    _dropper: gevent.Greenlet | None = None
+
+    def on_start(self) -> None:
+        super().on_start()
+        assert self.settings is not None
+        every = self.reconnect_every if self.reconnect_every is not None else self.settings.reconnect_every
+        if every > 0:
+            self._dropper = gevent.spawn(self._drop_on_schedule, every)
+
+    def on_stop(self) -> None:
+        if self._dropper is not None:
+            self._dropper.kill(block=False)
+            self._dropper = None
+        super().on_stop()
+
+    def _drop_on_schedule(self, every: float) -> None:
+        assert self.settings is not None
+        abrupt = (self.drop_mode or self.settings.drop_mode) == "abrupt"
+        phase = self.runtime.phases.next_phase()
+        next_drop = time.perf_counter() + every * (0.5 + phase)  # spread users' drops over the period
+        while True:
+            gevent.sleep(max(0.0, next_drop - time.perf_counter()))
+            next_drop += every
+            conv = self.conv
+            if conv is None or not conv.connected or self.reconnecting:
+                continue  # not connected now: this slot is skipped, not queued
+            conv.drop(abrupt=abrupt)
+            self.drops += 1
+            self.lost.set()
+
+
+class IdleUser(OpenHandsUser):
+    """Hold a conversation open without sending (connection capacity); reconnect when dropped."""
+
+    @task
+    def hold(self) -> None:
+        if not self.ensure_connected():
+            return
+        self.lost.wait(5.0)

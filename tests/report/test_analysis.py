@@ -20,6 +20,7 @@ from loadtest.report.assemble import redact
 from loadtest.report.capacity import capacity, evaluate, find_knee, parse_slo
 from loadtest.report.steps import find_steps, steady_seconds
 from loadtest.report.throttle import first_onset, throttle_onsets
+from loadtest.report.timeline import Second
 from tests.report.helpers import second
 
 
@@ -99,7 +100,7 @@ def test_default_window_grows_with_duration() -> None:
 # -- throttle onset ----------------------------------------------------------------------------------------------
 
 
-def _stepped(loads: list[int], signals: dict[int, dict[str, int]], rate: bool = False) -> list:
+def _stepped(loads: list[int], signals: dict[int, dict[str, int]], rate: bool = False) -> list[Second]:
     secs = []
     for i, load in enumerate(loads):
         for k in range(10):
@@ -189,7 +190,7 @@ def test_knee_is_where_marginal_throughput_falls_below_half_the_initial_slope() 
     assert find_knee([(5, 2.0)]) is None
 
 
-def _closed_loop(x_max: float, think_s: float = 2.0) -> list:
+def _closed_loop(x_max: float, think_s: float = 2.0) -> list[Second]:
     """Four steps of a closed-loop chat: throughput N/(W+Z) capped at x_max, turn time grows past the cap."""
     secs = []
     for i, n in enumerate((5, 10, 20, 40)):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from loadtest.report.compare import compare_summaries, regressions
+from loadtest.report.compare import Delta, compare_summaries, regressions
 from loadtest.report.compare_cli import parse_percent
 from tests.report.helpers import copy_run
 
@@ -38,7 +38,7 @@ def summary(
     }
 
 
-def names(rows: list) -> set[str]:
+def names(rows: list[Delta]) -> set[str]:
     return {r.name for r in regressions(rows)}
 
 

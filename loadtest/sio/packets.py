@@ -33,9 +33,10 @@ A Socket.IO v5 packet is the data of an Engine.IO MESSAGE::
     40   40/admin,{"token":"t"}   40{"sid":"x"}   42["oh_event",{"id":1}]   4212["call",1]   4312[]
     44{"message":"nope","data":{"code":1}}   451-["up",{"_placeholder":true,"num":0}] + <binary frame>
 
-Hostile input is capped: frame size, digits of JSON integers (stdlib backend; orjson refuses integers beyond
-64 bits), attachment count, ack-id length, namespace length and packets per polling payload. Every fault is a
-`ProtocolError(kind, prefix)`; nothing else escapes a decode function.
+Hostile input is capped: frame size, digits of JSON integers (stdlib backend; orjson reads integers beyond
+64 bits as floats, in linear time, and refuses beyond double range), attachment count, ack-id length,
+namespace length and packets per polling payload. Every fault is a `ProtocolError(kind, prefix)`; nothing
+else escapes a decode function.
 """
 
 from __future__ import annotations

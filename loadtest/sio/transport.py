@@ -25,6 +25,7 @@ import gevent.ssl
 import contextlib
 import email.utils
 import errno
+import ipaddress
 import logging
 import os
 import socket
@@ -125,7 +126,7 @@ class WebSocketTransport:
         max_frame_bytes: the largest message accepted from the server.
     """
 
-    __slots__ = ("_closed", "_frag", "_frag_text", "_lock", "_max", "_on_close", "_on_frame", "_sock")
+    __slots__ = ("_closed", "_early", "_frag", "_frag_text", "_lock", "_max", "_on_close", "_on_frame", "_sock")
 
     def __init__(self, sock: gevent.socket.socket, max_frame_bytes: int) -> None:
         self._sock = sock
@@ -136,6 +137,7 @@ class WebSocketTransport:
         self._on_close: CloseHandler | None = None
         self._frag: list[bytes] | None = None
         self._frag_text = False
+        self._early = b""  # bytes read with the upgrade response that already belong to the first frames
 
     @classmethod
     def open(
@@ -168,7 +170,7 @@ class WebSocketTransport:
         ws_url, host, port, tls = build_url(url, query, socketio_path)
         deadline = _perf() + timeout
         try:
-            sock = gevent.socket.create_connection((host, port), timeout=timeout)
+            sock = _tcp_connect(host, port, timeout)
         except TimeoutError as exc:
             raise ConnectTimeout("transport") from exc
         except OSError as exc:
@@ -177,7 +179,8 @@ class WebSocketTransport:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if tls:
                 sock = gevent.ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-            options: dict[str, Any] = {"socket": sock, "enable_multithread": False, "skip_utf8_validation": True}
+            reader = _HandshakeSocket(sock)
+            options: dict[str, Any] = {"socket": reader, "enable_multithread": False, "skip_utf8_validation": True}
             if headers:
                 options["header"] = [f"{k}: {v}" for k, v in headers.items()]
             if cookies:
@@ -195,12 +198,14 @@ class WebSocketTransport:
         except OSError as exc:
             _close_quietly(sock)
             raise TransportError(_errno_kind(exc), str(exc)) from exc
-        if ws.sock is not sock:  # websocket-client followed a redirect on a socket of its own
+        if ws.sock is not reader:  # websocket-client followed a redirect on a socket of its own
             ws.close()
             _close_quietly(sock)
             raise TransportError("handshake", "redirected")
         sock.settimeout(None)
-        return cls(sock, max_frame_bytes)
+        transport = cls(sock, max_frame_bytes)
+        transport._early = reader.leftover()
+        return transport
 
     # ----------------------------------------------------------------------------------------- reading
 
@@ -237,11 +242,15 @@ class WebSocketTransport:
         need = 2
         reason = "transport_close"
         error: BaseException | None = None
+        early, self._early = self._early, b""
         try:
             while True:
-                data = recv(RECV_SIZE)
-                if not data:
-                    break
+                if early:
+                    data, early = early, b""
+                else:
+                    data = recv(RECV_SIZE)
+                    if not data:
+                        break
                 now = _perf()
                 if chunks:
                     chunks.append(data)
@@ -390,6 +399,61 @@ class WebSocketTransport:
         with contextlib.suppress(OSError):
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
         _close_quietly(self._sock)
+
+
+class _HandshakeSocket:
+    """Serves websocket-client's one-byte reads of the upgrade response from 4 KiB reads of the real socket."""
+
+    __slots__ = ("_buf", "_pos", "_sock", "_timeout")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+        self._timeout: float | None = sock.gettimeout()
+
+    def recv(self, size: int) -> bytes:
+        pos = self._pos
+        buf = self._buf
+        if pos >= len(buf):
+            buf = self._sock.recv(4096)
+            if not buf:
+                return buf
+            self._buf = buf
+            pos = 0
+        end = pos + size
+        self._pos = end
+        return buf[pos:end]
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+        self._sock.settimeout(timeout)
+
+    def leftover(self) -> bytes:
+        """What was read past the upgrade response (the first frames, if the server sent them at once)."""
+        return self._buf[min(self._pos, len(self._buf)) :]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _tcp_connect(host: str, port: int, timeout: float) -> gevent.socket.socket:
+    """A TCP connection; numeric addresses skip the resolver (gevent's runs getaddrinfo in a thread pool)."""
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        return gevent.socket.create_connection((host, port), timeout=timeout)
+    sock = gevent.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _close_quietly(sock: Any) -> None:

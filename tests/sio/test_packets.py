@@ -34,8 +34,14 @@ def test_encode_eio_round_trip() -> None:
 def test_decode_open() -> None:
     info = P.decode_open('{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":4194304}')
     assert info == P.OpenInfo("abc", (), 25.0, 20.0, 4194304)
-    for bad in ('{"sid":"abc"}', "[]", '{"sid":1,"pingInterval":1,"pingTimeout":1}', "nope",
-                '{"sid":"a","pingInterval":1,"pingTimeout":0}', '{"sid":"a","pingInterval":true,"pingTimeout":1}'):
+    for bad in (
+        '{"sid":"abc"}',
+        "[]",
+        '{"sid":1,"pingInterval":1,"pingTimeout":1}',
+        "nope",
+        '{"sid":"a","pingInterval":1,"pingTimeout":0}',
+        '{"sid":"a","pingInterval":true,"pingTimeout":1}',
+    ):
         with pytest.raises(ProtocolError) as err:
             P.decode_open(bad)
         assert err.value.kind == "bad_open"

@@ -45,7 +45,9 @@ def _decode_frames(frames: list[str | bytes]) -> P.SioPacket:
 
 
 def _params(section: str) -> list[Any]:
-    return [pytest.param(src, v, id=f"{src.split('_')[1][:-5]}-{v['name']}") for src in SOURCES for v in _load(src)[section]]
+    return [
+        pytest.param(src, v, id=f"{src.split('_')[1][:-5]}-{v['name']}") for src in SOURCES for v in _load(src)[section]
+    ]
 
 
 def test_vectors_cover_every_case() -> None:

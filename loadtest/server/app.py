@@ -43,7 +43,7 @@ class ServerParts:
 
 def build_server(config: ServerConfig, transports: TransportRegistry | None = None) -> ServerParts:
     metrics = Metrics()
-    transports = transports or TransportRegistry()
+    transports = TransportRegistry() if transports is None else transports
     sio = OhSocketServer(
         async_mode="asgi",
         cors_allowed_origins="*",

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import logging
 import signal
 import socket
 import sys
@@ -21,6 +20,7 @@ import uvicorn
 
 from loadtest.server.app import build_server
 from loadtest.server.config import ConfigError, ServerConfig, load_profile, option_name, parse_script
+from loadtest.server.logs import configure
 from loadtest.server.netio import TransportRegistry, websocket_protocol_class
 
 EPILOG = """examples:
@@ -172,6 +172,7 @@ async def serve(cfg: ServerConfig, announce: Callable[[str], None] | None = None
         lifespan="on",
         log_level=cfg.log_level,
         access_log=False,
+        log_config=None,  # keep logs.configure's redacting handler
         ws=websocket_protocol_class(transports),
         ws_max_size=max(16 * 1024 * 1024, cfg.max_payload * 2),
         ws_ping_interval=None,
@@ -209,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"loadtest serve: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(cfg.log_level)
     try:
         return asyncio.run(serve(cfg))
     except OSError as exc:

@@ -1,0 +1,98 @@
+"""HoleAuditor with an injected fetch function: paging, verdicts, retries and their bounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadtest.openhands.audit import HoleAuditor, HoleBatch
+from loadtest.openhands.integrity import PHASE_REPLAY, Integrity
+from loadtest.openhands.rest import RestResult
+
+
+def stored(n: int, state_every: int = 4) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        if i % state_every == 0:
+            out.append({"id": i, "source": "environment", "observation": "agent_state_changed", "extras": {}})
+        else:
+            out.append({"id": i, "source": "agent", "action": "run", "args": {}})
+    return out
+
+
+class Server:
+    def __init__(self, events: list[dict[str, Any]], fail: list[RestResult] | None = None) -> None:
+        self.events = events
+        self.fail = list(fail or [])
+        self.calls: list[tuple[int, int]] = []
+
+    def fetch(self, start: int, limit: int) -> RestResult:
+        self.calls.append((start, limit))
+        if self.fail:
+            return self.fail.pop(0)
+        page = [e for e in self.events if start <= e["id"] < start + limit]
+        return RestResult(200, 1.0, {"events": page, "has_more": False}, None, None, True)
+
+
+def tracker_with_holes(ids: list[int], top: int) -> Integrity:
+    t = Integrity()
+    for i in range(top + 1):
+        if i not in ids:
+            t.observe(i)
+    return t
+
+
+def test_audit_resolves_and_reports() -> None:
+    holes = [4, 5, 8, 150]
+    t = tracker_with_holes(holes, 200)
+    taken = t.take_holes()
+    srv = Server(stored(300))
+    reported: list[int] = []
+    a = HoleAuditor(t, srv.fetch, reported.append, sleep=lambda s: None)
+    assert a.audit(HoleBatch(taken, PHASE_REPLAY)) == (2, 2)
+    assert srv.calls == [(4, 5), (150, 1)]
+    assert (t.gaps, t.holes_expected, t.unaudited, t.pending_holes) == (2, 2, 0, 0)
+    assert reported == [2]
+
+
+def test_throttled_page_is_retried_after_retry_after() -> None:
+    t = tracker_with_holes([5], 10)
+    taken = t.take_holes()
+    throttled = RestResult(429, 1.0, {"message": "Too many requests"}, 1.0, "http_429", False)
+    srv = Server(stored(20), fail=[throttled])
+    slept: list[float] = []
+    a = HoleAuditor(t, srv.fetch, lambda n: None, sleep=slept.append)
+    assert a.audit(HoleBatch(taken, PHASE_REPLAY)) == (1, 0)
+    assert slept == [1.0] and len(srv.calls) == 2 and t.unaudited == 0
+
+
+def test_failed_audit_counts_unaudited_gaps() -> None:
+    t = tracker_with_holes([4, 5], 10)
+    taken = t.take_holes()
+    down = RestResult(0, 1.0, "ConnectionError", None, None, False)
+    srv = Server(stored(20), fail=[down] * 3)
+    a = HoleAuditor(t, srv.fetch, lambda n: None, sleep=lambda s: None)
+    assert a.audit(HoleBatch(taken, PHASE_REPLAY)) == (2, 0)
+    assert (t.gaps, t.unaudited) == (2, 2) and len(srv.calls) == 3
+    # A 4xx is not retried.
+    t2 = tracker_with_holes([4], 10)
+    srv2 = Server(stored(20), fail=[RestResult(404, 1.0, None, None, None, False)])
+    HoleAuditor(t2, srv2.fetch, lambda n: None, sleep=lambda s: None).audit(HoleBatch(t2.take_holes(), PHASE_REPLAY))
+    assert len(srv2.calls) == 1 and t2.unaudited == 1
+
+
+def test_page_bound() -> None:
+    holes = list(range(1, 2000, 50))  # 40 holes, one page each
+    t = tracker_with_holes(holes, 2001)
+    srv = Server(stored(2100, state_every=10_000))
+    a = HoleAuditor(t, srv.fetch, lambda n: None, max_pages=5, sleep=lambda s: None)
+    gaps, _ = a.audit(HoleBatch(t.take_holes(), PHASE_REPLAY))
+    assert len(srv.calls) == 5 and gaps == 40 and t.unaudited == 30
+
+
+def test_background_worker_and_wait() -> None:
+    t = tracker_with_holes([3], 9)
+    srv = Server(stored(20))
+    a = HoleAuditor(t, srv.fetch, lambda n: None)
+    a.submit(HoleBatch(t.take_holes(), PHASE_REPLAY))
+    assert a.wait(5) and not a.busy
+    assert t.holes_expected == 0 and t.gaps == 1

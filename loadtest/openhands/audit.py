@@ -13,7 +13,6 @@ from __future__ import annotations
 import gevent
 import gevent.event
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +82,7 @@ class HoleAuditor:
         self._on_gaps = on_gaps
         self._max_pages = max_pages
         self._sleep = sleep
-        self._queue: deque[HoleBatch] = deque()
+        self._queue: list[HoleBatch] = []
         self._greenlet: gevent.Greenlet | None = None
         self._idle = gevent.event.Event()
         self._idle.set()
@@ -116,7 +115,7 @@ class HoleAuditor:
     def _run(self) -> None:
         try:
             while self._queue:
-                self.audit(self._queue.popleft())
+                self.audit(self._queue.pop(0))
         finally:
             self._greenlet = None
             self._idle.set()

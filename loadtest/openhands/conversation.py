@@ -38,6 +38,9 @@ log = logging.getLogger("loadtest.openhands")
 TOO_MANY_CONVERSATIONS = "AGENT_ERROR$TOO_MANY_CONVERSATIONS"
 SETTINGS_NOT_FOUND = "CONFIGURATION$SETTINGS_NOT_FOUND"
 _NULL_LISTENER = ConversationListener()
+# One generator for every conversation's backoff jitter: a Random holds ~2.5 KB of state, and 10,000
+# conversations must stay small. Jitter needs no independence between conversations.
+_JITTER = random.Random()
 
 
 class ConversationError(Exception):
@@ -87,7 +90,7 @@ class Conversation:
         self.integrity.max_id = max(-1, latest_event_id)
         self.create_result: RestResult | None = None
         self.last_disconnect_reason: str | None = None
-        self._rng = rng or random.Random()
+        self._rng = rng or _JITTER
         self._turns = TurnBook()
         self._client: SocketIOClient | None = None
         self._replaying = False
@@ -95,11 +98,11 @@ class Conversation:
         self._lost_at: float | None = None
         self._resync_from: float | None = None
         self._resync_at: float | None = None
-        self._live = gevent.event.Event()
+        self._live: gevent.event.Event | None = None  # made by reconnect(): set at the first new live event
         self._closed = False
         self._generation = 0
         self._not_before = 0.0  # perf_counter time before which a refused handshake said not to retry
-        self._auditor = HoleAuditor(self.integrity, self._fetch_events, self._gaps, max_pages=cfg.audit_max_pages)
+        self._auditor: HoleAuditor | None = None  # made at the first hole
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -242,7 +245,8 @@ class Conversation:
                 listener.on_integrity(self, "out_of_order" if r == OUT_OF_ORDER else "duplicate", 1)
             elif not replay and self._resync_from is not None and self._resync_at is None:
                 self._resync_at = received_at
-                self._live.set()
+                if self._live is not None:
+                    self._live.set()
             if not replay and integ.open_holes >= self.cfg.audit_batch:
                 self._settle(PHASE_LIVE)
         listener.on_event(self, kind, frame_bytes, received_at)
@@ -289,7 +293,12 @@ class Conversation:
             return
         if self.cfg.audit_holes and self.conversation_id is not None:
             state_seen = self._replay_state_seen if phase == PHASE_REPLAY else True
-            self._auditor.submit(HoleBatch(holes, phase, state_seen))
+            auditor = self._auditor
+            if auditor is None:
+                auditor = self._auditor = HoleAuditor(
+                    integ, self._fetch_events, self._gaps, max_pages=self.cfg.audit_max_pages
+                )
+            auditor.submit(HoleBatch(holes, phase, state_seen))
         else:
             n, _ = integ.resolve((), holes)
             integ.unaudited += n
@@ -307,7 +316,7 @@ class Conversation:
     def settle(self, timeout: float = 30.0) -> bool:
         """Audit (or count) the holes open now and wait for every audit to finish; False on timeout."""
         self._settle(PHASE_REPLAY if self._replaying else PHASE_LIVE)
-        return self._auditor.wait(timeout)
+        return self._auditor is None or self._auditor.wait(timeout)
 
     # -- signals -----------------------------------------------------------------------------------
 
@@ -426,6 +435,8 @@ class Conversation:
             attempts += 1
             self._resync_from = lost_at
             self._resync_at = None
+            if self._live is None:
+                self._live = gevent.event.Event()
             self._live.clear()
             try:
                 cr = self.connect()
@@ -448,7 +459,7 @@ class Conversation:
         try:
             if not self._turns.inflight:
                 return (cr.connected_at - lost_at) * 1000.0
-            if self._resync_at is None:
+            if self._resync_at is None and self._live is not None:
                 self._live.wait(max(0.0, min(self.cfg.resync_timeout, end - time.perf_counter())))
             at = self._resync_at
             return None if at is None else (at - lost_at) * 1000.0
@@ -458,7 +469,8 @@ class Conversation:
     def close(self) -> None:
         """Disconnect cleanly and stop the hole audit (holes not yet audited stay pending)."""
         self._closed = True
-        self._auditor.stop()
+        if self._auditor is not None:
+            self._auditor.stop()
         client = self._client
         if client is not None and client.connected:
             client.disconnect()

@@ -42,6 +42,8 @@ NEW = 0
 DUPLICATE = 1
 OUT_OF_ORDER = 2
 
+_EMPTY: frozenset[int] = frozenset()
+
 PHASE_REPLAY = "replay"
 PHASE_LIVE = "live"
 
@@ -99,9 +101,10 @@ class Integrity:
         self.unaudited = 0
         self.hole_cap = hole_cap
         self.missing_cap = missing_cap
-        self._holes: set[int] = set()
-        self._pending: set[int] = set()
-        self._missing: set[int] = set()
+        # Sets are made on first use: most conversations never need them (a few hundred bytes each).
+        self._holes: set[int] | frozenset[int] = _EMPTY
+        self._pending: set[int] | frozenset[int] = _EMPTY
+        self._missing: set[int] | frozenset[int] = _EMPTY
 
     def __repr__(self) -> str:
         return (
@@ -136,30 +139,33 @@ class Integrity:
             return NEW
         holes = self._holes
         if eid in holes:
-            holes.remove(eid)
+            holes.remove(eid)  # type: ignore[union-attr]  # non-empty, so a set
             if quiet:
                 return NEW
             self.out_of_order += 1
             return OUT_OF_ORDER
         if eid in self._pending:
-            self._pending.remove(eid)
+            self._pending.remove(eid)  # type: ignore[union-attr]
             self.out_of_order += 1
             return OUT_OF_ORDER
         if eid in self._missing:
-            self._missing.remove(eid)
+            self._missing.remove(eid)  # type: ignore[union-attr]
             self.out_of_order += 1
             return OUT_OF_ORDER
         self.duplicates += 1
         return DUPLICATE
 
     def _open(self, lo: int, hi: int) -> None:
-        room = self.hole_cap - len(self._holes)
+        holes = self._holes
+        if not isinstance(holes, set):
+            holes = self._holes = set()
+        room = self.hole_cap - len(holes)
         width = hi - lo
         if width <= room:
-            self._holes.update(range(lo, hi))
+            holes.update(range(lo, hi))
             return
         keep = max(room, 0)
-        self._holes.update(range(lo, lo + keep))
+        holes.update(range(lo, lo + keep))
         self.overflow += width - keep
 
     def take_holes(self) -> list[int]:
@@ -167,8 +173,10 @@ class Integrity:
         if not self._holes:
             return []
         taken = sorted(self._holes)
+        if not isinstance(self._pending, set):
+            self._pending = set()
         self._pending.update(taken)
-        self._holes.clear()
+        self._holes = _EMPTY
         return taken
 
     def take_overflow(self) -> int:
@@ -185,6 +193,8 @@ class Integrity:
             (gaps added, expected holes added).
         """
         pending = self._pending
+        if not isinstance(pending, set):
+            return 0, 0
         n_exp = 0
         for eid in expected:
             if eid in pending:
@@ -197,6 +207,8 @@ class Integrity:
                 pending.remove(eid)
                 n_gap += 1
                 if len(missing) < self.missing_cap:
+                    if not isinstance(missing, set):
+                        missing = self._missing = set()
                     missing.add(eid)
         self.gaps += n_gap
         self.holes_expected += n_exp

@@ -40,6 +40,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 _BODY_TEXT_MAX = 4096
+_HEADERS: dict[str, str] = {"Accept": "application/json"}  # shared, never mutated
 _POOL_MAXSIZE = 512
 _shared: requests.Session | None = None
 
@@ -120,11 +121,11 @@ class RestClient:
         self.base_url = base_url.rstrip("/")
         self.delayed_ms = float(delayed_ms)
         self.timeout = float(timeout)
-        self._settings = dict(DEFAULT_SETTINGS if settings is None else settings)
+        self._settings = settings  # None: DEFAULT_SETTINGS (not copied: a client per conversation stays small)
         self._session = session if session is not None else shared_session()
-        self._headers: dict[str, str] = {"Accept": "application/json"}
+        self._headers = _HEADERS
         if session_api_key is not None:
-            self._headers["X-Session-API-Key"] = session_api_key
+            self._headers = {**_HEADERS, "X-Session-API-Key": session_api_key}
 
     def __repr__(self) -> str:
         key = "<redacted>" if "X-Session-API-Key" in self._headers else "None"
@@ -152,7 +153,8 @@ class RestClient:
 
     def seed_settings(self, settings: dict[str, Any] | None = None) -> RestResult:
         """``POST /api/settings`` with `settings` (default: the client's)."""
-        return self.request("POST", "/api/settings", json=self._settings if settings is None else settings)
+        body = settings if settings is not None else self._settings if self._settings is not None else DEFAULT_SETTINGS
+        return self.request("POST", "/api/settings", json=body)
 
     def get_conversation(self, conversation_id: str) -> RestResult:
         """``GET /api/conversations/{id}`` (body: ConversationInfo or null)."""

@@ -21,7 +21,6 @@ one, so echoes of other clients' messages in the same conversation are not taken
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +113,7 @@ class TurnBook:
     __slots__ = ("inflight",)
 
     def __init__(self) -> None:
-        self.inflight: deque[Turn] = deque()
+        self.inflight: list[Turn] = []  # a handful at most; a list is 10x smaller than a deque
 
     def __len__(self) -> int:
         return len(self.inflight)
@@ -191,7 +190,7 @@ class TurnBook:
         expired: list[Turn] = []
         inflight = self.inflight
         while inflight and now - inflight[0].sent_at >= timeout:
-            turn = inflight.popleft()
+            turn = inflight.pop(0)
             turn.end_state = TIMEOUT
             if turn.waiter is not None:
                 turn.waiter.set()

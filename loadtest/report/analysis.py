@@ -200,8 +200,8 @@ class StepStats:
     in_flight: float
     rates: Throughput
     metrics: dict[str, MetricStats]
-    actions: int  # whole step, ramp included (denominator of throttle ratios)
-    connects: int
+    actions: int  # whole step, ramp included
+    operations: int  # actions + connects + REST calls, whole step (denominator of throttle shares)
     throttled: dict[str, int]  # whole step
     first_signal_t: dict[str, int]  # first second of the step with each throttle signal
     failures: dict[str, int]  # steady seconds
@@ -243,7 +243,7 @@ def step_stats(steps: Sequence[Step], seconds: Sequence[Second], flagged_t: Iter
                 rates=throughput(steady),
                 metrics=all_metric_stats(steady),
                 actions=sum_counter(inside, "actions"),
-                connects=sum(s.metrics["connect"].count for s in inside if "connect" in s.metrics),
+                operations=sum(s.operations for s in inside),
                 throttled=sum_map(inside, "throttled"),
                 first_signal_t=first,
                 failures=sum_map(steady, "failures"),

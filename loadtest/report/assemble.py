@@ -29,8 +29,9 @@ from loadtest.report.analysis import (
     throughput,
     windows,
 )
-from loadtest.report.capacity import Capacity, capacity, evaluate, parse_slo
+from loadtest.report.capacity import Capacity, capacity
 from loadtest.report.runfolder import RunData
+from loadtest.report.slo import evaluate, parse_slo, split_exprs
 from loadtest.report.steps import Step, find_steps
 from loadtest.report.throttle import Onset, first_onset, throttle_onsets
 from loadtest.report.timeline import Second
@@ -111,7 +112,7 @@ def _slo_exprs(run: Mapping[str, Any]) -> list[str]:
     raw = settings.get("slo") if isinstance(settings, Mapping) else None
     if isinstance(raw, str):
         raw = [raw]
-    return [str(e) for e in raw] if isinstance(raw, list) else []
+    return split_exprs(str(e) for e in raw) if isinstance(raw, list) else []
 
 
 def _slo_results(run: Mapping[str, Any], seconds: Sequence[Second]) -> list[SloResult]:
@@ -136,7 +137,7 @@ def _slo_results(run: Mapping[str, Any], seconds: Sequence[Second]) -> list[SloR
     for expr in _slo_exprs(run):
         slo = parse_slo(expr)
         value, ok = evaluate(slo, seconds) if slo else (None, None)
-        results.append(SloResult(expr, value, ok, "report"))
+        results.append(SloResult(expr, value, ok if slo else None, "report"))
     return results
 
 

@@ -1,26 +1,22 @@
-"""SLO expressions and capacity: the most conversations within the SLOs, and the knee (pure).
+"""Capacity: the most conversations within the SLOs, and the knee where throughput stops growing (pure).
 
-SLO expressions are the harness's ``--slo`` strings: ``METRIC.STAT OP VALUE[UNIT]``, for example
-``echo.p95<250ms``, ``turn.p99<=30s``, ``throttled.ratio<1%``, ``failures.ratio<1%``, ``gaps.count==0``.
-``STAT`` is ``pNN``, ``max``, ``mean``, ``count``, ``failures`` or ``ratio`` (failures per sample, or for
-``throttled`` throttle signals per operation). An expression this module cannot read is skipped for
-the per-step evaluation and named in the notes; run-level results come from `run.json` anyway.
-
-Capacity uses the steady seconds of each load step. The *knee* is the last concurrency before the
-marginal throughput per added conversation drops below half of the initial per-conversation
-throughput (throughput stops growing with concurrency). Little's law (L = λ·W: turns in flight =
-turns/s × mean turn time) is checked per step as a sanity test of the measurements.
+Capacity uses the steady seconds of each load step (ramp windows excluded) and the run's SLO
+expressions (``slo.py``); a step is within the SLOs when every objective holds over its steady
+seconds. An objective no step could measure (say ``reconnect.p95`` in a run without reconnects) is
+left out and named in the notes. The *knee* is the last concurrency before the marginal throughput
+per added conversation drops below half of the initial per-conversation throughput. Little's law
+(L = λ·W: turns in flight = turns/s × mean turn time) is checked per step as a sanity test of the
+measurements.
 """
 
 from __future__ import annotations
 
 import itertools
-import operator
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from loadtest.report.analysis import StepStats, all_metric_stats, sum_counter, sum_map
+from loadtest.report.analysis import StepStats
+from loadtest.report.slo import Slo, evaluate, parse_slo
 from loadtest.report.steps import steady_seconds
 from loadtest.report.timeline import Second
 
@@ -29,95 +25,13 @@ __all__ = [
     "KNEE_EFFICIENCY",
     "Capacity",
     "CapacityPoint",
-    "Slo",
     "capacity",
-    "evaluate",
     "find_knee",
-    "parse_slo",
 ]
 
 DEFAULT_SLOS = ("failures.ratio<1%", "throttled.ratio<1%")
 """Used for capacity when the run declared no SLO this module can evaluate."""
 KNEE_EFFICIENCY = 0.5
-_SLO_RE = re.compile(
-    r"^\s*([A-Za-z_][\w]*)\.([A-Za-z_]\w*|p\d+(?:\.\d+)?)\s*(<=|>=|==|<|>)\s*([0-9.]+)\s*(ms|s|%)?\s*$"
-)
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-}
-_TOTALS = ("actions", "events", "bytes", "gaps", "duplicates", "out_of_order", "turns")
-
-
-@dataclass(frozen=True, slots=True)
-class Slo:
-    """A parsed SLO expression; ``threshold`` is in ms for latencies and a fraction for ratios."""
-
-    expr: str
-    metric: str
-    stat: str
-    op: str
-    threshold: float
-
-    @property
-    def is_latency(self) -> bool:
-        return self.stat.startswith("p") or self.stat in ("max", "mean")
-
-
-def parse_slo(expr: str) -> Slo | None:
-    """Parse ``expr``; ``None`` when it is not in the grammar above."""
-    m = _SLO_RE.match(expr)
-    if not m:
-        return None
-    metric, stat, op, raw, unit = m.groups()
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    if unit == "s":
-        value *= 1000.0
-    elif unit == "%":
-        value /= 100.0
-    return Slo(expr=expr.strip(), metric=metric, stat=stat, op=op, threshold=value)
-
-
-def _value(slo: Slo, seconds: Sequence[Second]) -> float | None:
-    if slo.metric == "throttled":
-        throttled = sum(sum_map(seconds, "throttled").values())
-        if slo.stat == "ratio":
-            ops = sum_counter(seconds, "actions") + sum(
-                s.metrics["connect"].count for s in seconds if "connect" in s.metrics
-            )
-            return throttled / ops if ops else None
-        return float(throttled) if slo.stat == "count" else None
-    if slo.metric == "failures":
-        failures = sum(sum_map(seconds, "failures").values())
-        if slo.stat == "ratio":
-            samples = sum(h.count for s in seconds for h in s.metrics.values()) + failures
-            return failures / samples if samples else None
-        return float(failures) if slo.stat == "count" else None
-    if slo.metric in _TOTALS and slo.stat == "count":
-        return float(sum_counter(seconds, slo.metric))
-    stats = all_metric_stats(seconds).get(slo.metric)
-    if stats is None:
-        return None
-    if slo.stat == "ratio":
-        total = stats.count + stats.failures
-        return stats.failures / total if total else None
-    if slo.stat.startswith("p") and slo.stat not in ("p50", "p90", "p95", "p99"):
-        return None
-    return stats.get(slo.stat)
-
-
-def evaluate(slo: Slo, seconds: Sequence[Second]) -> tuple[float | None, bool | None]:
-    """``(value, ok)`` of ``slo`` over ``seconds``; ``(None, None)`` without data to judge."""
-    value = _value(slo, seconds)
-    if value is None:
-        return None, None
-    return value, _OPS[slo.op](value, slo.threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +94,7 @@ def _key_metric(slos: Sequence[Slo], steps: Sequence[StepStats], seconds: Sequen
         for st in steps:
             value = evaluate(slo, steady_seconds(st.step, seconds))[0]
             if value is not None and (worst is None or value / slo.threshold > worst[0]):
-                worst = (value / slo.threshold, slo.metric)
+                worst = (value / slo.threshold, slo.subject)
     if worst is not None:
         return worst[1]
     present = {m for st in steps for m, ms in st.metrics.items() if ms.count}
@@ -196,7 +110,7 @@ def capacity(steps: Sequence[StepStats], seconds: Sequence[Second], exprs: Seque
     if len({round(st.conversations) for st in usable}) < 2:
         return None
     notes: list[str] = []
-    slos = [s for s in (parse_slo(e) for e in exprs) if s is not None]
+    slos: list[Slo] = [s for s in (parse_slo(e) for e in exprs) if s is not None]
     skipped = [e for e in exprs if parse_slo(e) is None]
     if skipped:
         notes.append("SLOs not evaluated per step (unknown form): " + ", ".join(skipped))
@@ -205,16 +119,19 @@ def capacity(steps: Sequence[StepStats], seconds: Sequence[Second], exprs: Seque
         notes.append("No SLO given: capacity uses " + " and ".join(DEFAULT_SLOS) + ".")
     use_turns = any(st.rates.turns_per_s > 0 for st in usable)
     key = _key_metric(slos, usable, seconds)
-    key_threshold = next((s.threshold for s in slos if s.metric == key and s.is_latency), None)
-    per_step: list[tuple[StepStats, dict[str, tuple[float | None, bool | None]]]] = []
+    key_threshold = next((s.threshold for s in slos if s.subject == key and s.is_latency), None)
+    per_step: list[tuple[StepStats, dict[str, tuple[float | None, bool]]]] = []
     for st in usable:
         steady = steady_seconds(st.step, seconds)
         per_step.append((st, {s.expr: evaluate(s, steady) for s in slos}))
     judged = {e for _, res in per_step for e, (v, _) in res.items() if v is not None}
+    unjudged = [s.expr for s in slos if s.expr not in judged]
+    if unjudged:
+        notes.append("SLOs without samples in any step, left out of capacity: " + ", ".join(unjudged))
     points: list[CapacityPoint] = []
     for st, res in per_step:
-        # no data for an SLO that other steps could judge means the step did not deliver: not within.
-        ok = all(bool(good) if e in judged else True for e, (_, good) in res.items())
+        # no samples for an SLO that other steps could measure: the step did not deliver, not within.
+        ok = all(good for e, (_, good) in res.items() if e in judged)
         turn = st.metrics.get("turn")
         predicted = st.rates.turns_per_s * turn.mean_ms / 1000.0 if turn and turn.mean_ms else None
         key_stats = st.metrics.get(key) if key else None

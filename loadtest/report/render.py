@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtest.report.assemble import Analysis, summary_dict
-from loadtest.report.capacity import parse_slo
+from loadtest.report.slo import parse_slo
 from loadtest.report.throttle import Onset
 
 __all__ = [
@@ -52,7 +52,7 @@ def fmt_slo_value(expr: str, value: float | None) -> str:
         return fmt_num(value, 4)
     if slo.is_latency:
         return fmt_ms(value)
-    if slo.stat == "ratio":
+    if slo.kind == "ratio":
         return f"{value:.2%}"
     return fmt_num(value, 4)
 

@@ -2,7 +2,7 @@
 
 Steps are ordered by load (offered action rate when the shape set one, else user count). A signal
 *passes* in a step when it was seen at least ``min_count`` times and on at least ``min_ratio`` of the
-step's operations (actions sent plus connects attempted, ramp included). Its onset is the
+step's operations (actions + connect attempts + REST calls, ramp included). Its onset is the
 lowest-load step where it passes, with the first second of that step that carried the signal.
 """
 
@@ -36,10 +36,6 @@ class Onset:
     ratio: float
 
 
-def _operations(st: StepStats) -> int:
-    return st.actions + st.connects
-
-
 def throttle_onsets(
     steps: Sequence[StepStats], min_ratio: float = MIN_RATIO, min_count: int = MIN_COUNT
 ) -> list[Onset]:
@@ -48,7 +44,7 @@ def throttle_onsets(
     ordered = sorted(steps, key=lambda st: (st.load, st.step.start_t))
     onsets: dict[str, Onset] = {}
     for st in ordered:
-        ops = max(_operations(st), 1)
+        ops = max(st.operations, 1)
         for signal, count in st.throttled.items():
             if signal in onsets or count < min_count or count / ops < min_ratio:
                 continue

@@ -16,6 +16,11 @@ from loadtest.histogram import Histogram
 
 __all__ = ["Second", "parse_lines", "parse_second"]
 
+_KNOWN = frozenset(
+    {"actions", "events", "bytes", "gaps", "duplicates", "out_of_order", "turns", "connects", "rest_calls"}
+    | {"throttled", "disconnects", "errors", "failures"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Second:
@@ -34,6 +39,9 @@ class Second:
     duplicates: int = 0
     out_of_order: int = 0
     turns: int = 0
+    connects: int = 0  # connect attempts (the "connects" counter, else connect samples + failures)
+    rest_calls: int = 0
+    extra: dict[str, int] = field(default_factory=dict)  # other top-level counters (reconnects, ...)
     throttled: dict[str, int] = field(default_factory=dict)
     disconnects: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
@@ -43,6 +51,11 @@ class Second:
 
     def gauge(self, name: str) -> float:
         return self.gauges.get(name, 0.0)
+
+    @property
+    def operations(self) -> int:
+        """Actions + connect attempts + REST calls (the denominator of throttle and ``*.ratio`` shares)."""
+        return self.actions + self.connects + self.rest_calls
 
 
 def _num(value: Any) -> float:
@@ -92,6 +105,9 @@ def parse_second(obj: Mapping[str, Any]) -> Second:
     counters = obj.get("counters")
     c: Mapping[str, Any] = counters if isinstance(counters, Mapping) else {}
     step = obj.get("step")
+    metrics = _histograms(obj.get("metrics"))
+    failures = _int_map(c.get("failures"))
+    connect_samples = metrics["connect"].count if "connect" in metrics else 0
     return Second(
         t=int(obj["t"]),
         ts=_num(obj.get("ts")),
@@ -106,11 +122,14 @@ def parse_second(obj: Mapping[str, Any]) -> Second:
         duplicates=_int(c.get("duplicates")),
         out_of_order=_int(c.get("out_of_order")),
         turns=_int(c.get("turns")),
+        connects=_int(c["connects"]) if "connects" in c else connect_samples + failures.get("connect", 0),
+        rest_calls=_int(c.get("rest_calls")),
+        extra={str(k): _int(v) for k, v in c.items() if k not in _KNOWN and isinstance(v, int | float)},
         throttled=_int_map(c.get("throttled")),
         disconnects=_int_map(c.get("disconnects")),
         errors=_int_map(c.get("errors")),
-        failures=_int_map(c.get("failures")),
-        metrics=_histograms(obj.get("metrics")),
+        failures=failures,
+        metrics=metrics,
         health=_float_map(obj.get("health")),
     )
 

@@ -34,7 +34,11 @@ def second(
     failures: Mapping[str, int] | None = None,
     gauges: Mapping[str, float] | None = None,
     health: Mapping[str, float] | None = None,
+    connects: int | None = None,
 ) -> Second:
+    """A second as the timeline reader builds it (connect attempts default to connect samples + failures)."""
+    if connects is None:
+        connects = len((metrics or {}).get("connect", ())) + (failures or {}).get("connect", 0)
     return Second(
         t=t,
         users=users,
@@ -43,6 +47,7 @@ def second(
         actions=actions,
         events=events,
         turns=turns,
+        connects=connects,
         metrics={k: hist(v) for k, v in (metrics or {}).items() if v},
         throttled=dict(throttled or {}),
         disconnects=dict(disconnects or {}),

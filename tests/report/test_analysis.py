@@ -17,7 +17,8 @@ from loadtest.report.analysis import (
     windows,
 )
 from loadtest.report.assemble import redact
-from loadtest.report.capacity import capacity, evaluate, find_knee, parse_slo
+from loadtest.report.capacity import capacity, find_knee
+from loadtest.report.slo import evaluate, parse_slo, split_exprs
 from loadtest.report.steps import find_steps, steady_seconds
 from loadtest.report.throttle import first_onset, throttle_onsets
 from loadtest.report.timeline import Second
@@ -147,21 +148,42 @@ def test_no_throttling_means_no_onset() -> None:
 
 
 @pytest.mark.parametrize(
-    ("expr", "metric", "stat", "op", "threshold"),
+    ("expr", "kind", "subject", "stat", "op", "threshold"),
     [
-        ("echo.p95<250ms", "echo", "p95", "<", 250.0),
-        ("turn.p99 <= 30s", "turn", "p99", "<=", 30000.0),
-        ("throttled.ratio<1%", "throttled", "ratio", "<", 0.01),
-        ("gaps.count==0", "gaps", "count", "==", 0.0),
+        ("echo.p95<250ms", "latency", "echo", "p95", "<", 250.0),
+        ("turn.p99 <= 30s", "latency", "turn", "p99", "<=", 30000.0),
+        ("connect.max<1m", "latency", "connect", "max", "<", 60000.0),
+        ("echo.p99.9<500", "latency", "echo", "p99.9", "<", 500.0),  # a bare number is ms
+        ("turn.fail_ratio<1%", "ratio", "turn", "fail_ratio", "<", 0.01),
+        ("throttled.ratio<0.02", "ratio", "throttled", "ratio", "<", 0.02),  # a bare ratio
+        ("gaps==0", "count", "gaps", "value", "==", 0.0),
+        ("disconnects.server!=3", "count", "disconnects.server", "value", "!=", 3.0),
+        ("echo.count>=100", "count", "echo", "count", ">=", 100.0),
     ],
 )
-def test_slo_expressions_parse(expr: str, metric: str, stat: str, op: str, threshold: float) -> None:
+def test_slo_expressions_parse_like_the_harness(
+    expr: str, kind: str, subject: str, stat: str, op: str, threshold: float
+) -> None:
     slo = parse_slo(expr)
-    assert slo is not None and (slo.metric, slo.stat, slo.op, slo.threshold) == (metric, stat, op, threshold)
+    assert slo is not None
+    assert (slo.kind, slo.subject, slo.stat, slo.op) == (kind, subject, stat, op)
+    assert slo.threshold == pytest.approx(threshold)
 
 
-def test_unknown_slo_forms_are_not_parsed() -> None:
-    assert parse_slo("echo p95 under 3") is None and parse_slo("echo.p95<fast") is None
+@pytest.mark.parametrize(
+    "expr", ["echo p95 under 3", "echo.p95<fast", "nosuch.p95<1s", "gaps.count==0", "echo.median<1"]
+)
+def test_unknown_slo_forms_are_not_parsed(expr: str) -> None:
+    assert parse_slo(expr) is None
+
+
+def test_split_exprs_accepts_commas_and_semicolons() -> None:
+    assert split_exprs(["echo.p95<1s, gaps==0", "turn.p99<5s;throttled.ratio<1%"]) == [
+        "echo.p95<1s",
+        "gaps==0",
+        "turn.p99<5s",
+        "throttled.ratio<1%",
+    ]
 
 
 def test_slo_evaluation_over_seconds() -> None:
@@ -171,14 +193,34 @@ def test_slo_evaluation_over_seconds() -> None:
             actions=10,
             metrics={"echo": [100.0] * 9 + [400.0], "connect": [5.0]},
             throttled={"http_429": 1} if t == 0 else {},
+            disconnects={"server": 2},
+            failures={"echo": 1},
         )
         for t in range(4)
     ]
-    ok = evaluate(parse_slo("echo.p95<250ms"), secs)  # type: ignore[arg-type]
-    assert ok[1] is False and ok[0] == pytest.approx(400, rel=0.01)
-    value, good = evaluate(parse_slo("throttled.ratio<1%"), secs)  # type: ignore[arg-type]
-    assert value == pytest.approx(1 / 44) and good is False
-    assert evaluate(parse_slo("turn.p95<1s"), secs) == (None, None)  # type: ignore[arg-type]
+    value, ok = evaluate(parse_slo("echo.p95<250ms"), secs)  # type: ignore[arg-type]
+    assert ok is False and value == pytest.approx(400, rel=0.01)
+    value, ok = evaluate(parse_slo("throttled.ratio<1%"), secs)  # type: ignore[arg-type]
+    assert value == pytest.approx(1 / 44) and ok is False  # operations: 40 actions + 4 connects
+    assert evaluate(parse_slo("echo.fail_ratio<5%"), secs) == (pytest.approx(4 / 44), False)  # type: ignore[arg-type]
+    assert evaluate(parse_slo("disconnects.server==8"), secs) == (8.0, True)  # type: ignore[arg-type]
+    assert evaluate(parse_slo("disconnects<9"), secs) == (8.0, True)  # type: ignore[arg-type]
+    assert evaluate(parse_slo("turn.p95<1s"), secs) == (None, False)  # type: ignore[arg-type]  # no samples: breach
+
+
+def test_the_connects_counter_wins_over_connect_samples() -> None:
+    from loadtest.report.timeline import parse_second
+
+    explicit = parse_second({"t": 0, "counters": {"actions": 2, "connects": 5, "rest_calls": 1, "reconnects": 3}})
+    assert explicit.operations == 8 and explicit.extra == {"reconnects": 3}
+    parsed = parse_second(
+        {
+            "t": 0,
+            "counters": {"actions": 2, "failures": {"connect": 1}},
+            "metrics": {"connect": {"n": 2, "sum": 3, "min": 1, "max": 2, "b": {"0": 1, "35": 1}}},
+        }
+    )
+    assert parsed.connects == 3 and parsed.operations == 5
 
 
 # -- capacity ----------------------------------------------------------------------------------------------------

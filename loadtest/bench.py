@@ -1,0 +1,306 @@
+"""Headless benchmark: reference server (or --target) + Locust + report, in one command.
+
+Without ``--target`` it starts the reference server on a free loopback port in its own process
+(pinned to a different core than the load generator where the machine has two or more), runs
+Locust headless with the top-level ``locustfile.py`` and the chosen ``--profile``, shows a live
+progress line read from the run's ``timeline.jsonl``, builds the report, prints the paths of
+``report.html`` and ``summary.md`` last, and exits 0 (pass), 3 (SLO breach) or 1 (error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loadtest.benchprofiles import PROFILES, Profile, locust_args_for
+from loadtest.progress import ProgressLine, TimelineTail
+
+EPILOG = (
+    """\
+profiles:
+"""
+    + "\n".join(f"  {name:<10} {p.description}" for name, p in PROFILES.items())
+    + """
+
+examples:
+  loadtest bench                                   # chat profile, 20 users, 30 s, embedded server
+  loadtest bench --profile throttle --run-time 60s
+  loadtest bench --profile capacity --slo 'turn.p95<2s'
+  loadtest bench --target http://127.0.0.1:3000 --users 50 --run-time 2m
+  loadtest bench -- --loglevel DEBUG               # anything after -- goes to Locust unchanged
+
+exit codes: 0 pass, 1 error, 2 bad usage, 3 SLO breach
+"""
+)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SLO = 0, 1, 2, 3
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class UsageError(ValueError):
+    """A bad command-line value; the message names the option, the value and a good example."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="chat", help=f"workload profile: {', '.join(PROFILES)} (default chat)")
+    parser.add_argument("--target", help="URL of a server to test instead of the embedded reference server")
+    parser.add_argument("--users", "-u", type=str, help="concurrent users (conversations); profile default if unset")
+    parser.add_argument("--spawn-rate", "-r", type=str, help="users started per second (Locust --spawn-rate)")
+    parser.add_argument("--run-time", "-t", type=str, help="run time, e.g. 30s, 2m (Locust --run-time)")
+    parser.add_argument("--processes", type=str, help="Locust worker processes (Locust --processes); default 1")
+    parser.add_argument("--slo", action="append", default=[], help="SLO, repeatable: 'echo.p95<250ms', 'gaps==0'")
+    parser.add_argument("--report-dir", type=Path, help="run folder (default reports/<UTC timestamp>-<label>)")
+    parser.add_argument("--run-label", help="label of the run folder (default the profile name)")
+    parser.add_argument(
+        "--server-option",
+        action="append",
+        default=[],
+        metavar="OPT",
+        help="extra option for the embedded server, repeatable: --server-option=--event-delay-ms=20",
+    )
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and generator to different cores")
+    parser.add_argument("--quiet", action="store_true", help="no live progress line")
+    parser.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: options passed to Locust unchanged")
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    profile: Profile
+    users: int
+    spawn_rate: float
+    run_time_s: float
+    processes: int
+    run_dir: Path
+    label: str
+
+
+def parse_duration(text: str, option: str) -> float:
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    total, number = 0.0, ""
+    for ch in text.strip():
+        if ch.isdigit() or ch == ".":
+            number += ch
+        elif ch in units and number:
+            total += float(number) * units[ch]
+            number = ""
+        else:
+            raise UsageError(f"{option}: bad duration {text!r}; use e.g. 30s, 2m or 1h30m")
+    if number:
+        total += float(number)
+    if total <= 0:
+        raise UsageError(f"{option}: bad duration {text!r}; use e.g. 30s, 2m or 1h30m")
+    return total
+
+
+def _positive(text: str | None, option: str, default: float, example: str, *, integer: bool) -> float:
+    if text is None:
+        return default
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise UsageError(f"{option}: bad value {text!r}; use a positive number, e.g. {option} {example}") from None
+    if value <= 0:
+        raise UsageError(f"{option}: bad value {text!r}; use a positive number, e.g. {option} {example}")
+    return value
+
+
+def make_plan(args: argparse.Namespace, now: datetime | None = None) -> BenchPlan:
+    if args.profile not in PROFILES:
+        raise UsageError(f"--profile: unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
+    profile = PROFILES[args.profile]
+    users = int(_positive(args.users, "--users", profile.users, "20", integer=True))
+    spawn_rate = _positive(args.spawn_rate, "--spawn-rate", profile.spawn_rate, "10", integer=False)
+    run_time = parse_duration(args.run_time, "--run-time") if args.run_time else profile.run_time_s
+    processes = int(_positive(args.processes, "--processes", 1, "2", integer=True))
+    if args.target is not None and not args.target.startswith(("http://", "https://")):
+        raise UsageError(f"--target: bad URL {args.target!r}; use e.g. --target http://127.0.0.1:3000")
+    label = args.run_label or profile.name
+    if not label.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"--run-label: bad label {label!r}; use letters, digits, - and _, e.g. --run-label nightly")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = args.report_dir or (Path.cwd() / "reports" / f"{stamp}-{label}")
+    return BenchPlan(profile, users, spawn_rate, run_time, processes, run_dir, label)
+
+
+def _cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return []
+
+
+def _pin(cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+def start_reference_server(options: Sequence[str], cpu: int | None) -> tuple[subprocess.Popen[str], str]:
+    """Start `loadtest serve` on a free loopback port; return the process and its URL."""
+    argv = [sys.executable, "-m", "loadtest", "serve", "--host", "127.0.0.1", "--port", "0", *options]
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=True,
+        preexec_fn=(lambda: _pin(cpu)) if cpu is not None else None,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line.rstrip())
+        if "listening on " in line:
+            return proc, line.rsplit("listening on ", 1)[1].strip()
+    stop_process(proc)
+    raise RuntimeError("the reference server did not start:\n" + "\n".join(seen[-20:]))
+
+
+def stop_process(proc: subprocess.Popen[str], timeout: float = 10.0) -> None:
+    """Stop a process we started, by its pid: SIGTERM, then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout)
+    except ProcessLookupError:
+        pass
+
+
+def locust_command(plan: BenchPlan, host: str, slos: Sequence[str], extra: Sequence[str]) -> list[str]:
+    locustfile = ROOT / "locustfile.py"
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(locustfile),
+        "--headless",
+        "--host",
+        host,
+        "--users",
+        str(plan.users),
+        "--spawn-rate",
+        str(plan.spawn_rate),
+        "--run-time",
+        f"{plan.run_time_s:g}s",
+        "--csv",
+        str(plan.run_dir / "locust"),
+        "--html",
+        str(plan.run_dir / "locust.html"),
+        "--report-dir",
+        str(plan.run_dir),
+        "--run-label",
+        plan.label,
+        "--only-summary",
+        "--stop-timeout",
+        "10",
+        "--logfile",
+        str(plan.run_dir / "locust.log"),
+    ]
+    if plan.processes > 1:
+        argv += ["--processes", str(plan.processes)]
+    for slo in slos:
+        argv += ["--slo", slo]
+    argv += locust_args_for(plan.profile, plan)
+    return argv + list(extra)
+
+
+def run(args: argparse.Namespace) -> int:
+    extra = [a for a in args.locust_args if a != "--"]
+    try:
+        plan = make_plan(args)
+    except UsageError as exc:
+        print(f"loadtest bench: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    cpus = _cpus()
+    pin = not args.no_pin and len(cpus) >= 2
+    server_cpu, generator_cpu = (cpus[-1], cpus[0]) if pin else (None, None)
+    server: subprocess.Popen[str] | None = None
+    host = args.target
+    try:
+        if host is None:
+            server, host = start_reference_server([*plan.profile.server_options, *args.server_option], server_cpu)
+            print(f"reference server {host} (pid {server.pid}" + (f", cpu {server_cpu})" if pin else ")"))
+        code = _run_locust(plan, host, args.slo, extra, generator_cpu, quiet=args.quiet)
+    finally:
+        if server is not None:
+            stop_process(server)
+    return _finish(plan, code)
+
+
+def _run_locust(
+    plan: BenchPlan, host: str, slos: Sequence[str], extra: Sequence[str], cpu: int | None, *, quiet: bool
+) -> int:
+    argv = locust_command(plan, host, slos, extra)
+    console = open(plan.run_dir / "console.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        argv,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        cwd=str(ROOT),
+        preexec_fn=(lambda: _pin(cpu)) if cpu is not None else None,
+    )
+    tail = TimelineTail(plan.run_dir / "timeline.jsonl")
+    progress = ProgressLine(total_s=plan.run_time_s, stream=sys.stdout, enabled=not quiet)
+    interrupted = 0
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal interrupted
+        interrupted += 1
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGINT if interrupted == 1 else signal.SIGTERM)
+
+    old_int = signal.signal(signal.SIGINT, forward)
+    old_term = signal.signal(signal.SIGTERM, forward)
+    try:
+        deadline = time.monotonic() + plan.run_time_s + 180
+        while proc.poll() is None:
+            progress.update(tail.read_new())
+            if time.monotonic() > deadline:
+                proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+        progress.update(tail.read_new())
+        progress.close()
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+        console.close()
+    if interrupted:
+        print("interrupted: the run folder holds everything recorded up to the stop")
+    return proc.returncode if proc.returncode is not None else EXIT_ERROR
+
+
+def _finish(plan: BenchPlan, locust_code: int) -> int:
+    from loadtest.report import build_report
+
+    try:
+        result = build_report(plan.run_dir)
+    except Exception as exc:  # the run's data stays on disk; say what failed
+        print(f"loadtest bench: the report could not be built: {exc}", file=sys.stderr)
+        print(f"run folder: {plan.run_dir}")
+        return EXIT_ERROR
+    if locust_code not in (EXIT_OK, EXIT_SLO):
+        print(f"locust exited with code {locust_code}; see {plan.run_dir / 'locust.log'}", file=sys.stderr)
+    verdict_code = EXIT_SLO if result.verdict == "fail" else EXIT_OK
+    code = locust_code if locust_code not in (EXIT_OK, EXIT_SLO) else max(verdict_code, locust_code)
+    print(f"verdict: {result.verdict}")
+    print(f"report:  {result.report_html}")
+    print(f"summary: {result.summary_md}")
+    return code

@@ -1,0 +1,91 @@
+"""The workload profiles of `loadtest bench`: which users, shape, options and server settings each runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loadtest.bench import BenchPlan
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    user_class: str
+    users: int
+    spawn_rate: float
+    run_time_s: float
+    locust_options: tuple[str, ...] = ()
+    server_options: tuple[str, ...] = field(default=())
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            "chat",
+            "send a message, wait for the agent's turn to end, think, repeat",
+            "ChatUser",
+            users=20,
+            spawn_rate=10,
+            run_time_s=30,
+            locust_options=("--think-time", "1"),
+            server_options=("--event-delay-ms", "50"),
+        ),
+        Profile(
+            "paced",
+            "send on a fixed pace whatever the agent does (coordinated-omission aware)",
+            "PacedUser",
+            users=20,
+            spawn_rate=10,
+            run_time_s=30,
+            locust_options=("--action-pace", "2"),
+            server_options=("--event-delay-ms", "20"),
+        ),
+        Profile(
+            "reconnect",
+            "chat, dropping the socket on a schedule and resuming from the max event id",
+            "ReconnectUser",
+            users=20,
+            spawn_rate=10,
+            run_time_s=30,
+            locust_options=("--reconnect-every", "5"),
+            server_options=("--event-delay-ms", "20"),
+        ),
+        Profile(
+            "idle",
+            "hold conversations open without sending (connection capacity)",
+            "IdleUser",
+            users=200,
+            spawn_rate=50,
+            run_time_s=30,
+        ),
+        Profile(
+            "capacity",
+            "add conversations step by step until an SLO breaks",
+            "ChatUser",
+            users=200,
+            spawn_rate=20,
+            run_time_s=120,
+            locust_options=("--shape", "capacity", "--shape-steps", "10,20,40,80,160"),
+            server_options=("--event-delay-ms", "50"),
+        ),
+        Profile(
+            "throttle",
+            "raise the offered action rate until the server throttles",
+            "PacedUser",
+            users=20,
+            spawn_rate=20,
+            run_time_s=60,
+            locust_options=("--shape", "throttle", "--shape-steps", "5,10,20,40,80"),
+            server_options=("--event-delay-ms", "10", "--action-rate", "2"),
+        ),
+    )
+}
+
+
+def locust_args_for(profile: Profile, plan: BenchPlan) -> list[str]:
+    """Locust arguments that select the profile's user class and options."""
+    return [*profile.locust_options, profile.user_class]

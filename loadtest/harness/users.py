@@ -33,6 +33,7 @@ __all__ = ["ChatUser", "IdleUser", "OpenHandsUser", "PacedUser", "ReconnectUser"
 
 logger = logging.getLogger("loadtest.harness")
 RETRY_PAUSE_MAX = 8.0
+STABLE_CONNECTION = 1.0  # seconds a connection must last before a loss is reconnected without a pause
 
 install()
 
@@ -59,6 +60,8 @@ class OpenHandsUser(User):
         self.reconnecting = False
         self.ever_connected = False
         self._retry_pause = 0.5
+        self.connected_at = -1e9
+        self.own_loss = False
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -106,7 +109,8 @@ class OpenHandsUser(User):
     # -- connection --------------------------------------------------------------------------------
 
     def _on_lost(self, reason: str) -> None:
-        if reason not in OWN_DISCONNECTS:
+        self.own_loss = reason in OWN_DISCONNECTS
+        if not self.own_loss:
             self.lost.set()
 
     def _connect(self) -> bool:
@@ -121,6 +125,7 @@ class OpenHandsUser(User):
             self.runtime.recorder.connect_failed(exc, started)
             return False
         self.runtime.recorder.connected(cr)
+        self._note_connected()
         self.ever_connected = True
         self.lost.clear()
         return True
@@ -132,6 +137,8 @@ class OpenHandsUser(User):
             return False
         if conv.connected:
             return True
+        if not self.own_loss and time.perf_counter() - self.connected_at < STABLE_CONNECTION:
+            self._back_off()  # lost right after connecting (eviction, refusal loop): never a hot loop
         if not self.ever_connected:
             ok = self._connect()
         else:
@@ -143,13 +150,22 @@ class OpenHandsUser(User):
             self.runtime.recorder.reconnected(rr)
             ok = rr.ok
             if ok:
+                self._note_connected()
                 self.lost.clear()
         if ok:
-            self._retry_pause = 0.5
             return True
-        pause, self._retry_pause = self._retry_pause, min(self._retry_pause * 2, RETRY_PAUSE_MAX)
-        gevent.sleep(random.uniform(pause / 2, pause))  # never a hot loop against a refusing server
+        self._back_off()  # never a hot loop against a refusing server
         return False
+
+    def _back_off(self) -> None:
+        pause, self._retry_pause = self._retry_pause, min(self._retry_pause * 2, RETRY_PAUSE_MAX)
+        gevent.sleep(random.uniform(pause / 2, pause))
+
+    def _note_connected(self) -> None:
+        now = time.perf_counter()
+        if now - self.connected_at >= STABLE_CONNECTION * 5:
+            self._retry_pause = 0.5  # the previous connection was healthy: start the backoff afresh
+        self.connected_at = now
 
     # -- turns -------------------------------------------------------------------------------------
 

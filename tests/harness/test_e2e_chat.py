@@ -1,0 +1,83 @@
+"""Headless Locust runs against the reference server: ChatUser latencies and the SLO gate's exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.harness.locustrun import run_locust
+from tests.support.procs import ReferenceServer
+
+pytestmark = pytest.mark.slow
+
+ECHO_MS, EVENT_MS = 20.0, 10.0
+# script "message": recall action, running, agent message, awaiting_user_input (one event delay each)
+EXPECTED = {"echo": ECHO_MS, "first_event": ECHO_MS + 3 * EVENT_MS, "turn": ECHO_MS + 4 * EVENT_MS}
+
+
+def _server() -> ReferenceServer:
+    return ReferenceServer(
+        "--echo-delay-ms", str(ECHO_MS), "--event-delay-ms", str(EVENT_MS), "--script", "message",
+        "--max-conversations", "0",
+    )  # fmt: skip
+
+
+def test_chat_latencies_agree_with_injected_delays(tmp_path: Path) -> None:
+    with _server() as server:
+        r = run_locust(server.url, tmp_path / "run", "--think-time", "50ms", "ChatUser", users=3, run_time="4s")
+    assert r.rc == 0, r.output[-3000:]
+    assert r.counter("turns") >= 20 and r.counter("actions") >= r.counter("turns")
+    # The echo's excess over the injected delay is the loopback round trip plus both processes' scheduling:
+    # small, but on a loaded 2-core machine it alone can exceed 2 ms. The server schedules every later
+    # event of the turn from the echo on an absolute clock, so after removing that one offset each p50
+    # must match the injected delays within 2 ms.
+    offset = r.p50("echo") - ECHO_MS
+    assert 0.0 <= offset <= 10.0, offset
+    for metric, expected in EXPECTED.items():
+        assert abs(r.p50(metric) - offset - expected) <= 2.0, (metric, r.p50(metric), expected, offset)
+    gaps = r.total().hists["event_gap"]
+    assert abs((gaps.percentile(50) or 0) - EVENT_MS) <= 2.0
+    assert r.counter("gaps") == 0 and r.counter("duplicates") == 0
+    assert r.run["exit_code"] == 0 and r.run["verdict"] == "pass" and r.run["ended_at"]
+    assert r.run["profile"] == ["ChatUser"] and r.run["settings"]["think_time"] == [0.05, 0.05]
+    assert [line["t"] for line in r.lines] == list(range(len(r.lines)))  # one line per second, none missing
+    assert "socketio  turn" in r.output or "turn" in r.output
+
+
+def test_slo_gate_exit_codes_and_run_json(tmp_path: Path) -> None:
+    with _server() as server:
+        good = run_locust(
+            server.url, tmp_path / "good", "--think-time", "50ms", "--slo", "turn.p50<5s", "--slo", "gaps==0",
+            "ChatUser", run_time="3s",
+        )  # fmt: skip
+        bad = run_locust(
+            server.url, tmp_path / "bad", "--think-time", "50ms", "--slo", "turn.p50<20ms", "ChatUser", run_time="3s"
+        )
+    assert good.rc == 0, good.output[-3000:]
+    assert [s["ok"] for s in good.run["slo"]] == [True, True] and good.run["verdict"] == "pass"
+    assert bad.rc == 3, bad.output[-3000:]
+    (result,) = bad.run["slo"]
+    assert result["expr"] == "turn.p50<20ms" and result["ok"] is False and result["value"] > 40
+    assert bad.run["exit_code"] == 3 and bad.run["verdict"] == "fail"
+    assert "BREACH" in bad.output
+
+
+def test_bad_option_and_missing_host_stop_at_start(tmp_path: Path) -> None:
+    r = run_locust("http://127.0.0.1:9", tmp_path / "x", "--slo", "echo.p95<quick", timeout=30)
+    assert r.rc == 2 and "--slo='echo.p95<quick' is not valid" in r.output and "echo.p95<250ms" in r.output
+    r = run_locust("", tmp_path / "y", timeout=30)
+    assert r.rc == 2 and "--host is missing" in r.output
+
+
+def test_secret_never_written(tmp_path: Path) -> None:
+    with ReferenceServer(
+        "--session-api-key", "hunter2-secret", "--event-delay-ms", "5", "--script", "message"
+    ) as server:
+        r = run_locust(server.url, tmp_path / "s", "--session-api-key", "hunter2-secret", "ChatUser", run_time="2s")
+    assert r.counter("turns") > 0, r.output[-3000:]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert "hunter2-secret" not in path.read_text(errors="replace"), path
+    assert "hunter2-secret" not in r.output
+    assert r.run["settings"]["session_api_key"] == "***"

@@ -290,6 +290,9 @@ class SocketIOClient:
         except BaseException:
             self._state = _CLOSED
             raise
+        if self._state != _OPENING:  # abort() or disconnect() ran while the upgrade was in flight
+            transport.abort()
+            raise Disconnected(self.disconnect_reason or "client_abort")
         self._upgraded = _perf()
         self._transport = transport
         waiter = self._waiter = AsyncResult()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+# isort: split
+
+import gevent
+
 import email.utils
 import socket
 import time
 
 import pytest
 
-from loadtest.sio import ConnectTimeout, SocketIOClient, TransportError
+from loadtest.sio import ConnectTimeout, Disconnected, SocketIOClient, TransportError
 from loadtest.sio.transport import build_url, parse_retry_after
 from tests.sio.fake_ws import OPEN, Conn, FakeServer, frame, handshake, hold, text
 from tests.sio.helpers import Recorder, wait_for
@@ -175,3 +179,16 @@ def test_refused_port_is_a_transport_error() -> None:
     with pytest.raises(TransportError) as err:
         SocketIOClient().connect(f"http://127.0.0.1:{port}", timeout=5)
     assert err.value.kind == "econnrefused" and repr(err.value) == "TransportError('econnrefused')"
+
+
+def test_abort_during_the_upgrade_leaves_nothing_open() -> None:
+    def slow_upgrade(conn: Conn) -> None:
+        handshake(conn)
+        hold(conn)
+
+    with FakeServer(slow_upgrade) as server:
+        client = SocketIOClient()
+        gevent.spawn_later(0, client.abort)  # runs while connect() waits for the 101
+        with pytest.raises(Disconnected) as err:
+            client.connect(server.url, timeout=5)
+        assert err.value.reason == "client_abort" and not client.connected

@@ -36,7 +36,7 @@ def test_latencies_agree_with_injected_delays() -> None:
         conv.connect()
         warm = conv.send_message("warm-up turn", timeout=30)  # the first turn also carries a recall observation
         assert warm.end_state == "awaiting_user_input"
-        turns = [conv.send_message(f"turn {i}", timeout=30) for i in range(15)]
+        turns = [conv.send_message(f"turn {i}", timeout=30) for i in range(30)]
         conv.close()
     assert all(t.end_state == "awaiting_user_input" for t in turns)
     assert all(t.events == 11 and len(t.gaps_ms) == 10 for t in turns)

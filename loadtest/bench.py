@@ -43,6 +43,9 @@ exit codes: 0 pass, 1 error, 2 bad usage, 3 SLO breach
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SLO = 0, 1, 2, 3
 ROOT = Path(__file__).resolve().parent.parent
+# OpenHands' default of 3 running conversations would evict all but three users; a deployment under
+# load test raises it (openhands-protocol.md §7), and so does the embedded server. --server-option overrides.
+EMBEDDED_SERVER_DEFAULTS = ("--max-conversations", "100000")
 
 
 class UsageError(ValueError):
@@ -236,7 +239,8 @@ def run(args: argparse.Namespace) -> int:
     host = args.target
     try:
         if host is None:
-            server, host = start_reference_server([*plan.profile.server_options, *args.server_option], server_cpu)
+            server_options = [*EMBEDDED_SERVER_DEFAULTS, *plan.profile.server_options, *args.server_option]
+            server, host = start_reference_server(server_options, server_cpu)
             print(f"reference server {host} (pid {server.pid}" + (f", cpu {server_cpu})" if pin else ")"))
         code = _run_locust(plan, host, args.slo, extra, generator_cpu, quiet=args.quiet)
     finally:

@@ -36,7 +36,16 @@ from loadtest.report.steps import Step, find_steps
 from loadtest.report.throttle import Onset, first_onset, throttle_onsets
 from loadtest.report.timeline import Second
 
-__all__ = ["SECRET_WORDS", "Analysis", "SloResult", "analyze", "redact", "summary_dict"]
+__all__ = [
+    "SECRET_WORDS",
+    "Analysis",
+    "SloResult",
+    "analyze",
+    "redact",
+    "search_capacity",
+    "search_onset",
+    "summary_dict",
+]
 
 SECRET_WORDS = ("key", "token", "cookie", "secret", "password", "authorization")
 _REDACTED = "***"
@@ -158,7 +167,12 @@ def analyze(data: RunData) -> Analysis:
     health = health_windows(seconds)
     flagged = [t for w in health for t in range(w.start_t, w.end_t + 1)]
     stats = step_stats(steps, seconds, flagged)
-    onsets = throttle_onsets(stats)
+    settings = data.run.get("settings")
+    threshold = settings.get("throttle_threshold") if isinstance(settings, Mapping) else None
+    if isinstance(threshold, int | float) and not isinstance(threshold, bool) and threshold > 0:
+        onsets = throttle_onsets(stats, min_ratio=float(threshold))
+    else:
+        onsets = throttle_onsets(stats)
     slo = _slo_results(data.run, seconds)
     cap = capacity(stats, seconds, _slo_exprs(data.run))
     notes = list(data.notes)
@@ -199,6 +213,40 @@ def analyze(data: RunData) -> Analysis:
         verdict=_verdict(data.run, slo),
         notes=notes,
     )
+
+
+def search_onset(run: Mapping[str, Any]) -> tuple[dict[str, Any] | None] | None:
+    """``run.json`` ``throttle_onset`` written by the throttle-search shape, as a 1-tuple (its value may be null).
+
+    ``None`` when the run had no such search.
+    """
+    if "throttle_onset" not in run:
+        return None
+    raw = run["throttle_onset"]
+    if not isinstance(raw, Mapping):
+        return (None,)
+    rate = raw.get("offered_rate")
+    at = raw.get("at_s")
+    return (
+        {
+            "offered_rate": _r(float(rate)) if isinstance(rate, int | float) else None,
+            "signal": str(raw.get("signal") or "throttled"),
+            "at_s": at if isinstance(at, int | float) else None,
+        },
+    )
+
+
+def search_capacity(run: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``run.json`` ``capacity`` written by the capacity-search shape (``None`` without one)."""
+    raw = run.get("capacity")
+    if not isinstance(raw, Mapping):
+        return None
+    n = raw.get("max_conversations_within_slo")
+    slo = raw.get("slo")
+    return {
+        "max_conversations_within_slo": int(n) if isinstance(n, int | float) else None,
+        "slo": " and ".join(str(x) for x in slo) if isinstance(slo, list) else str(slo or ""),
+    }
 
 
 def _r(value: float | None, digits: int = 3) -> float | None:
@@ -250,6 +298,9 @@ def summary_dict(a: Analysis) -> dict[str, Any]:
     onset = (
         {"offered_rate": _r(a.onset.offered_rate), "signal": a.onset.signal, "at_s": a.onset.at_s} if a.onset else None
     )
+    searched = search_onset(a.run)
+    if searched is not None:  # the throttle-search shape judged the steps live: its answer stands
+        onset = searched[0]
     cap = (
         {
             "max_conversations_within_slo": a.capacity.max_within_slo,
@@ -259,6 +310,10 @@ def summary_dict(a: Analysis) -> dict[str, Any]:
         if a.capacity
         else None
     )
+    found = search_capacity(a.run)
+    if found is not None:  # likewise for the capacity-search shape; the knee is ours
+        cap = {**found, "knee_conversations": a.capacity.knee if a.capacity else None}
+        cap = {k: cap[k] for k in ("max_conversations_within_slo", "knee_conversations", "slo")}
     return {
         "run": run,
         "metrics": metrics,

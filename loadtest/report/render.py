@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.report.assemble import Analysis, summary_dict
+from loadtest.report.assemble import Analysis, search_capacity, search_onset, summary_dict
 from loadtest.report.slo import parse_slo
 from loadtest.report.throttle import Onset
 
@@ -101,6 +101,17 @@ def headline(a: Analysis) -> Headline:
             else f"not reached: throughput still growing at {top:.0f} conversations"
         )
     onset = onset_text(a.onset) if a.onset else "no throttling seen"
+    searched = search_onset(a.run)
+    if searched is not None:
+        o = searched[0]
+        onset = (
+            f"{o['signal']} at {o['offered_rate']:g} actions/s offered, first at t = {o['at_s']} s (throttle search)"
+            if o and o["offered_rate"] is not None
+            else "no throttling up to the highest rate searched (throttle search)"
+        )
+    found = search_capacity(a.run)
+    if found is not None:
+        capacity = f"{found['max_conversations_within_slo']} conversations within SLO ({found['slo']}; capacity search)"
     r = a.rates
     throughput = f"{r.actions_per_s:.2f} actions/s, {r.events_per_s:.1f} events/s, {r.bytes_per_s / 1024:.1f} KiB/s"
     return Headline(a.verdict, reason, capacity, knee, onset, throughput)

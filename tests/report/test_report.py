@@ -239,3 +239,24 @@ def test_a_plot_that_fails_costs_only_itself(tmp_path: Path, monkeypatch: pytest
     assert "health" not in result.plots and "capacity" in result.plots
     assert any("plot health could not be drawn" in n for n in result.notes)
     assert "plot health could not be drawn" in result.report_html.read_text(encoding="utf-8")
+
+
+def test_search_shape_answers_in_run_json_take_precedence(tmp_path: Path) -> None:
+    folder = copy_run("steps-baseline", tmp_path)
+    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    run["throttle_onset"] = {"offered_rate": 12.0, "signal": "http_429", "at_s": 41, "throttle_ratio": 0.03}
+    run["capacity"] = {
+        "max_conversations_within_slo": 20,
+        "first_failing_conversations": 40,
+        "slo": ["turn.p95<8s"],
+        "steps": [],
+    }
+    (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    result = build_report(folder)
+    s = result.summary
+    assert s["throttle_onset"] == {"offered_rate": 12.0, "signal": "http_429", "at_s": 41}
+    assert s["capacity"] == {"max_conversations_within_slo": 20, "knee_conversations": 20, "slo": "turn.p95<8s"}
+    assert "capacity search" in result.summary_md.read_text(encoding="utf-8")
+    run["throttle_onset"] = None  # the search ran and found no throttling
+    (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    assert build_report(folder).summary["throttle_onset"] is None

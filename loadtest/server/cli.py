@@ -78,6 +78,7 @@ def add_arguments(root: argparse.ArgumentParser) -> None:
     opt("ping_interval", float, "25", "Engine.IO ping interval, seconds", "S")
     opt("ping_timeout", float, "20", "Engine.IO ping timeout, seconds", "S")
     opt("max_payload", int, "4194304", "largest client frame in bytes (OpenHands: 4 MiB)", "BYTES")
+    flag("ws_compression", "WebSocket permessage-deflate when the client offers it (uvicorn's default, as OpenHands)")
     parser.add_argument("--profile", metavar="FILE", default=None, help="JSON file of settings (keys: field names)")
     parser = root.add_argument_group("simulated agent")
     opt("seed", int, "42", "seed for conversation ids, content and jitter", "N")
@@ -176,6 +177,7 @@ async def serve(cfg: ServerConfig, announce: Callable[[str], None] | None = None
         ws=websocket_protocol_class(transports),
         ws_max_size=max(16 * 1024 * 1024, cfg.max_payload * 2),
         ws_ping_interval=None,
+        ws_per_message_deflate=cfg.ws_compression,
         timeout_graceful_shutdown=2,
     )
     server = _Server(uv_config)

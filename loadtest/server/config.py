@@ -43,6 +43,7 @@ class ServerConfig:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     max_payload: int = MAX_PAYLOAD
+    ws_compression: bool = True
     # simulated agent
     seed: int = 0
     script: tuple[str, ...] = DEFAULT_SCRIPT

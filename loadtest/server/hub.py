@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
 from loadtest.server import events as ev
 from loadtest.server.agent import AgentLoop
@@ -50,17 +52,26 @@ class Hub:
         if stored.is_state:
             conv.agent_state = stored.payload["extras"]["agent_state"]
         if stored.live_json is not None and conv.sids:
-            await self.sio.emit("oh_event", RawJSON(stored.live_json), room=conv.room)
-            self.metrics.events_emitted_total += 1
-            self.metrics.event_deliveries_total += len(conv.sids)
+            await self._fan_out(conv, RawJSON(stored.live_json))
         return stored
 
     async def emit_payload(self, conv: Conversation, payload: dict[str, Any]) -> None:
         """An id-less payload (status update, session error) to the room; never stored."""
         if conv.sids:
-            await self.sio.emit("oh_event", payload, room=conv.room)
-            self.metrics.events_emitted_total += 1
-            self.metrics.event_deliveries_total += len(conv.sids)
+            await self._fan_out(conv, payload)
+
+    async def _fan_out(self, conv: Conversation, data: RawJSON | dict[str, Any]) -> None:
+        """`sio.emit("oh_event", data, room=conv.room)`, leaner: the packet is encoded once (by python-socketio's
+        packet class) and queued on each member's Engine.IO socket directly, without a task per recipient."""
+        encoded = self.sio.packet_class(sio_packet.EVENT, namespace="/", data=["oh_event", data]).encode()
+        message = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        eio_sid_of = self.sio.manager.eio_sid_from_sid
+        for sid in tuple(conv.sids):
+            eio_sid = eio_sid_of(sid, "/")
+            if eio_sid is not None:
+                await self.sio.eio.send_packet(eio_sid, message)
+        self.metrics.events_emitted_total += 1
+        self.metrics.event_deliveries_total += len(conv.sids)
 
     # --- conversations ----------------------------------------------------------------------------------
 

@@ -220,3 +220,23 @@ def test_profile_unknown_key_is_refused(tmp_path: Path) -> None:
     bad.write_text('{"event_delay": 5}')
     with pytest.raises(ConfigError, match="unknown key 'event_delay'"):
         load_profile(bad)
+
+
+def test_build_app_is_an_asgi_callable_without_importing_client_layers() -> None:
+    import sys
+
+    from loadtest.server import build_app
+
+    app = build_app(ServerConfig(max_conversations=0))
+    assert callable(app)
+    server_modules = [m for m in sys.modules if m.startswith("loadtest.server")]
+    assert server_modules
+    import ast
+
+    for path in (Path(__file__).resolve().parents[2] / "loadtest" / "server").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not any(
+            n.startswith(("loadtest.sio", "loadtest.openhands", "loadtest.harness", "gevent", "locust")) for n in names
+        ), path

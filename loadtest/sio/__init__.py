@@ -6,15 +6,7 @@
 
 from __future__ import annotations
 
-from loadtest.sio.client import (
-    REASONS,
-    AckResult,
-    ClientCounters,
-    ConnectInfo,
-    DisconnectHandler,
-    EventHandler,
-    SocketIOClient,
-)
+from loadtest.sio.client import SocketIOClient
 from loadtest.sio.errors import (
     AckTimeout,
     ConnectRefused,
@@ -24,6 +16,14 @@ from loadtest.sio.errors import (
     ProtocolError,
     SioError,
     TransportError,
+)
+from loadtest.sio.records import (
+    REASONS,
+    AckResult,
+    ClientCounters,
+    ConnectInfo,
+    DisconnectHandler,
+    EventHandler,
 )
 
 __all__ = [

@@ -43,11 +43,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from loadtest.sio import _json
 from loadtest.sio.errors import ProtocolError
 
 __all__ = [
@@ -95,7 +94,7 @@ __all__ = [
 (CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK) = (0, 1, 2, 3, 4, 5, 6)
 
 MAX_FRAME_BYTES = 16 * 1024 * 1024
-MAX_INT_DIGITS = 100
+MAX_INT_DIGITS = _json.MAX_INT_DIGITS
 MAX_ATTACHMENTS = 64
 MAX_ACK_ID_DIGITS = 15
 MAX_NAMESPACE_CHARS = 256
@@ -103,46 +102,11 @@ MAX_PAYLOAD_PACKETS = 16
 
 _RS = "\x1e"
 _PLACEHOLDER = "_placeholder"
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-def _capped_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError("integer too long")
-    return int(text)
-
-
-_std_decoder = json.JSONDecoder(parse_int=_capped_int, parse_constant=_refuse_constant)
-
-
-def _std_loads(data: bytes | memoryview) -> Any:
-    return _std_decoder.decode(bytes(data).decode("utf-8"))
-
-
-def _std_dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-
-
-_loads: Callable[[bytes | memoryview], Any]
-_dumps: Callable[[Any], bytes]
-try:
-    import orjson
-
-    _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
-
-    def _orjson_dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj, option=_ORJSON_OPTS)
-
-    _loads = orjson.loads
-    _dumps = _orjson_dumps
-    JSON_BACKEND = "orjson"
-except ImportError:  # pragma: no cover - exercised when orjson is absent
-    _loads = _std_loads
-    _dumps = _std_dumps
-    JSON_BACKEND = "json"
+_loads = _json.loads
+_dumps = _json.dumps
+_std_loads = _json.std_loads
+_std_dumps = _json.std_dumps
+JSON_BACKEND = _json.BACKEND
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,7 +198,8 @@ class WebSocketTransport:
         except OSError as exc:
             _close_quietly(sock)
             raise TransportError(_errno_kind(exc), str(exc)) from exc
-        if ws.sock is not reader:  # websocket-client followed a redirect on a socket of its own
+        ws_sock: object = ws.sock
+        if ws_sock is not reader:  # websocket-client followed a redirect on a socket of its own
             ws.close()
             _close_quietly(sock)
             raise TransportError("handshake", "redirected")
@@ -416,7 +417,7 @@ class _HandshakeSocket:
         pos = self._pos
         buf = self._buf
         if pos >= len(buf):
-            buf = self._sock.recv(4096)
+            buf = bytes(self._sock.recv(4096))
             if not buf:
                 return buf
             self._buf = buf

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -41,7 +43,10 @@ def ensure_installed(
         return False
     deadline = time.monotonic() + timeout
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("a") as log:
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with _install_lock(venv.parent / "install.lock", deadline), log_path.open("a") as log:
+        if is_installed(venv):  # another `up` installed it while we waited
+            return False
         if not venv_python(venv).exists():
             say(f"creating venv {venv} with {python}")
             _step(log, [str(python), "-m", "venv", str(venv)], deadline, "create the venv")
@@ -57,6 +62,24 @@ def ensure_installed(
     if not is_installed(venv):
         raise InstallError(f"{PACKAGE} is still missing from {venv} after installing; see {log_path}")
     return True
+
+
+@contextlib.contextmanager
+def _install_lock(path: Path, deadline: float) -> Iterator[None]:
+    """An exclusive flock on `path`, so two `up`s sharing a state dir never install at once."""
+    with path.open("a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise InstallError(f"another install holds {path}; gave up waiting") from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _step(log: IO[str], cmd: list[str], deadline: float, what: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,19 @@ def test_missing_pyenv_names_what_to_install(tmp_path: Path, monkeypatch: pytest
     monkeypatch.delenv("PYENV_ROOT", raising=False)
     with pytest.raises(PythonNotFound, match="pyenv is not on PATH"):
         find_python312()
+
+
+def test_up_without_3_12_fails_clearly_and_starts_nothing(tmp_path: Path) -> None:
+    bindir = _fake_pyenv(tmp_path, ["3.11.7"])
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}/usr/bin:/bin"}
+    argv = [sys.executable, "-m", "loadtest", "openhands", "up", "--state-dir", str(tmp_path / "state")]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "pyenv install 3.12" in done.stderr and done.stdout == ""
+    assert not (tmp_path / "state" / "run" / "pids.json").exists()
+
+
+def test_up_with_a_python_that_is_not_3_12_fails_clearly(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "loadtest", "openhands", "up", "--state-dir", str(tmp_path)]
+    argv += ["--python", sys.executable]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "not 3.12" in done.stderr

@@ -1,7 +1,8 @@
 """`ConversationListener`: the callbacks a `Conversation` makes (the harness subclasses it).
 
-Every method is a no-op here. Callbacks run in the connection's reader greenlet (events, integrity, most
-signals) or in the caller's greenlet (REST signals, connect refusals); keep them short and never block.
+Every method is a no-op here. Callbacks run in the connection's reader greenlet (events, duplicates,
+out-of-order, most signals, turns), in the caller's greenlet (REST signals, connect refusals, timed-out turns)
+or in the conversation's hole-audit greenlet (gaps, its REST calls); keep them short and never block.
 No callback carries a secret (keys, tokens) or a payload.
 """
 

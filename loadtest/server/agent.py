@@ -181,6 +181,9 @@ class AgentLoop:
                     await asyncio.sleep(wait)
             stored = await self.hub.store_and_emit(conv, draft, cause)
             ids.append(stored.id)
+            if stored.is_state and not conv.title:  # OpenHands names a conversation after its first message
+                conv.title = item.content.strip().splitlines()[0][:30] if item.content.strip() else "Untitled"
+                await self.hub.emit_payload(conv, ev.title_update(conv.conversation_id, conv.title))
         self.last_at = due
 
     async def _stall(self) -> None:

@@ -64,6 +64,8 @@ def build_server(config: ServerConfig, transports: TransportRegistry | None = No
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         if config.drop_every > 0:
             hub.spawn(hub.drop_forever())
+        if config.close_delay > 0:
+            hub.spawn(hub.close_idle_forever())
         try:
             yield
         finally:

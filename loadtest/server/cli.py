@@ -89,6 +89,8 @@ def add_arguments(root: argparse.ArgumentParser) -> None:
     opt("delay_jitter", float, "0.2", "spread each event delay uniformly by +-this fraction", "F")
     opt("startup_delay_ms", float, "0", "runtime start-up time of a new conversation", "MS")
     opt("finish_keyword", str, "finish", "a message containing this ends its turn with `finish` ('' = never)", "WORD")
+    opt("close_delay", float, "300", "close an idle, unwatched, not running agent loop after S seconds (0 = never)",
+        "S")  # fmt: skip
     opt("output_bytes", int, "600", "size of command and file-read output", "BYTES")
     flag("tool_metadata", "attach tool_call_metadata (large, as OpenHands) to agent tool events")
     flag("vision", "the model takes images (--no-vision refuses image_urls with an error payload, as OpenHands)")

@@ -52,6 +52,7 @@ class ServerConfig:
     delay_jitter: float = 0.0
     startup_delay_ms: float = 0.0
     finish_keyword: str = "finish"
+    close_delay: float = 3600.0
     output_bytes: int = 600
     tool_metadata: bool = True
     vision: bool = True
@@ -112,6 +113,7 @@ def validate(cfg: ServerConfig) -> None:
         "echo_delay_ms": "0",
         "startup_delay_ms": "0",
         "http_sleep": "1",
+        "close_delay": "3600",
         "handshake_rate": "5",
         "action_rate": "2",
         "drop_every": "10",

@@ -246,6 +246,11 @@ def status_update(status_id: str, message: str, kind: str = "info") -> dict[str,
     return {"status_update": True, "type": kind, "id": status_id, "message": message}
 
 
+def title_update(conversation_id: str, title: str) -> dict[str, Any]:
+    """The id-less payload OpenHands sends when it has named a conversation after its first message."""
+    return {"status_update": True, "type": "info", "message": conversation_id, "conversation_title": title}
+
+
 def error_payload(message: str) -> dict[str, Any]:
     """An id-less session error payload (never stored), e.g. the image-upload refusal."""
     return {"error": True, "message": message}

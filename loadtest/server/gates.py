@@ -89,7 +89,7 @@ class SocketGate:
         ip, port = _client(scope)
         now = time.monotonic()
         transport = query.get("transport", ["polling"])[0]
-        conversation_id = (query.get("conversation_id") or [None])[0]
+        conversation_id = query["conversation_id"][0] if query.get("conversation_id") else None
         ok, wait = self.limiter.attempt(ip, now)
         if ok:
             status = 101 if scope["type"] == "websocket" else 200

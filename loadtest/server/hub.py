@@ -206,6 +206,26 @@ class Hub:
             except Exception:
                 log.exception("connection drop tick failed")
 
+    async def close_idle(self, now: float) -> int:
+        """OpenHands' idle cleanup: close loops with no socket, not running, untouched for `--close-delay`."""
+        idle = [
+            c
+            for c in self.store.running()
+            if not c.sids and c.agent_state != "running" and now - c.last_updated > self.cfg.close_delay
+        ]
+        for conv in idle:
+            await self.stop_loop(conv, announce=True)
+        return len(idle)
+
+    async def close_idle_forever(self) -> None:
+        period = min(15.0, max(self.cfg.close_delay / 2, 0.05))
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.close_idle(time.monotonic())
+            except Exception:
+                log.exception("idle cleanup failed")
+
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)

@@ -61,7 +61,7 @@ def websocket_protocol_class(registry: TransportRegistry) -> type[asyncio.Protoc
     except ImportError:  # pragma: no cover
         from uvicorn.protocols.websockets.wsproto_impl import WSProtocol as base
 
-    class RegisteredWebSocketProtocol(base):  # type: ignore[misc, valid-type]
+    class RegisteredWebSocketProtocol(base):  # type: ignore[misc]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             registry.add(transport)
             super().connection_made(transport)

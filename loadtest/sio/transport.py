@@ -405,13 +405,12 @@ class WebSocketTransport:
 class _HandshakeSocket:
     """Serves websocket-client's one-byte reads of the upgrade response from 4 KiB reads of the real socket."""
 
-    __slots__ = ("_buf", "_pos", "_sock", "_timeout")
+    __slots__ = ("_buf", "_pos", "_sock")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self._buf = b""
         self._pos = 0
-        self._timeout: float | None = sock.gettimeout()
 
     def recv(self, size: int) -> bytes:
         pos = self._pos
@@ -427,10 +426,11 @@ class _HandshakeSocket:
         return buf[pos:end]
 
     def gettimeout(self) -> float | None:
-        return self._timeout
+        # 0 makes websocket-client call recv()/send() directly instead of through a closure per byte; the real
+        # socket below still blocks cooperatively, with the connect timeout.
+        return 0.0
 
     def settimeout(self, timeout: float | None) -> None:
-        self._timeout = timeout
         self._sock.settimeout(timeout)
 
     def leftover(self) -> bytes:

@@ -27,6 +27,6 @@ def pysio_server() -> Iterator[PeerProcess]:
 
 @pytest.fixture(scope="module")
 def node_server(node_modules: Path) -> Iterator[PeerProcess]:
-    """A Node socket.io 4.x server pinging every 300 ms (client ping timeout = 300 + 1500 ms)."""
-    with node_script("sio_server.js", "--ping-interval", "300", "--ping-timeout", "1500") as peer:
+    """A Node socket.io 4.x server pinging every 300 ms (client ping timeout = 300 + 3000 ms)."""
+    with node_script("sio_server.js", "--ping-interval", "300", "--ping-timeout", "3000") as peer:
         yield peer

@@ -19,7 +19,7 @@ def test_connect_and_info(node_server: PeerProcess) -> None:
     client = SocketIOClient()
     info = client.connect(node_server.url, timeout=10)
     assert client.connected and info.sid
-    assert (info.ping_interval, info.ping_timeout) == (0.3, 1.5)
+    assert (info.ping_interval, info.ping_timeout) == (0.3, 3.0)
     client.disconnect()
     assert client.disconnect_reason == "client"
 

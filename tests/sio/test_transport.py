@@ -165,7 +165,7 @@ def test_connect_timeouts_name_the_stage() -> None:
         with server:
             client = SocketIOClient()
             with pytest.raises(ConnectTimeout) as err:
-                client.connect(server.url, timeout=0.5)
+                client.connect(server.url, timeout=1.5)
             stages[name] = err.value.stage
             assert not client.connected and repr(err.value) == f"ConnectTimeout({name!r})"
     assert stages == {"transport": "transport", "open": "open", "namespace": "namespace"}

@@ -84,6 +84,8 @@ class Recorder:
         self.closed: list[Slice] = []
         self.closed_through = self.current.second - 1
         self.sources: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.totals: dict[str, int] = {}
+        """This process's counters summed over every closed second (logged at the end of a test)."""
         self.probe = HealthProbe()
         self.bottleneck = BottleneckWarning(lag_warning_ms)
 
@@ -91,6 +93,7 @@ class Recorder:
 
     def reset(self) -> None:
         """Start afresh (a new test): nothing recorded before now is kept."""
+        self.totals = {}
         self.current = Slice(int(self.clock()))
         self.closed = []
         self.closed_through = self.current.second - 1
@@ -130,6 +133,8 @@ class Recorder:
         lag, cpu = self.probe.take()
         s.health.append({"worker": float(self.worker_index), "loop_lag_ms": lag, "cpu_percent": cpu})
         self.bottleneck.update(float(s.second), lag, cpu, where=f"worker {self.worker_index}")
+        for key, n in s.counters.items():
+            self.totals[key] = self.totals.get(key, 0) + n
         self.closed.append(s)
 
     def take_closed(self) -> tuple[list[Slice], int]:

@@ -126,6 +126,8 @@ class Runtime:
             gevent.spawn(self._stop_runner)
             return
         self.recorder.bottleneck.lag_limit_ms = self.settings.lag_warning_ms
+        if isinstance(self.runner, WorkerRunner):  # the index is assigned once the master has answered
+            self.recorder.worker_index = self.phases.worker_index = int(self.runner.worker_index)
         self.pace_interval = None
         if self.has_users:
             self.recorder.reset()
@@ -162,6 +164,15 @@ class Runtime:
             self.ticking = False
             self.recorder.roll(final=True)
             self.recorder.probe.stop()
+            t = self.recorder.totals
+            logger.info(
+                "loadtest totals of this process (worker %d): actions=%d events=%d bytes=%d turns=%d",
+                self.recorder.worker_index,
+                t.get("actions", 0),
+                t.get("events", 0),
+                t.get("bytes", 0),
+                t.get("turns", 0),
+            )
             if self.writes:
                 self._feed_local(final=True)
         if self.writes and self.environment.parsed_options and not self.environment.parsed_options.headless:

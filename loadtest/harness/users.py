@@ -33,6 +33,7 @@ __all__ = ["ChatUser", "IdleUser", "OpenHandsUser", "PacedUser", "ReconnectUser"
 
 logger = logging.getLogger("loadtest.harness")
 RETRY_PAUSE_MAX = 8.0
+SETTLE_TIMEOUT = 2.0  # seconds a stopping user waits for its hole audits
 STABLE_CONNECTION = 1.0  # seconds a connection must last before a loss is reconnected without a pause
 
 install()
@@ -93,8 +94,11 @@ class OpenHandsUser(User):
 
     def on_stop(self) -> None:
         self.runtime.recorder.sources.discard(self)
-        if self.conv is not None:
-            self.conv.close()
+        conv = self.conv
+        if conv is not None:
+            if conv.connected:
+                conv.settle(timeout=SETTLE_TIMEOUT)  # finish hole audits so the last gaps are counted
+            conv.close()
 
     def gauges(self) -> tuple[int, int, int, int, float]:
         conv = self.conv

@@ -4,6 +4,10 @@ One `HoleAuditor` per conversation runs at most one greenlet at a time, working 
 `HoleBatch`es (the holes taken at one quiet point). Each batch costs at most ``max_pages`` REST pages of
 ≤100 ids; holes it cannot audit (pages over the bound, a failed or throttled call) are counted as gaps
 and as ``unaudited``.
+
+All auditors of a process share a `Pacer` per rate (``audit_rate`` REST pages per second, default 4): OpenHands
+limits REST per client IP (10/s, then a 1 s sleep, then 429), so a thousand conversations reconnecting at once
+must not make the load generator throttle itself. Audits then take longer; gaps are counted when they finish.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import gevent
 import gevent.event
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +25,42 @@ from typing import Any
 from loadtest.openhands.integrity import Integrity, audit_holes
 from loadtest.openhands.rest import RestResult
 
-__all__ = ["HoleAuditor", "HoleBatch", "pages"]
+__all__ = ["HoleAuditor", "HoleBatch", "Pacer", "pacer", "pages"]
 
 PAGE = 100
 _TRIES = 3
 _RETRY_CAP_S = 5.0
 
 Fetch = Callable[[int, int], RestResult]
+
+
+class Pacer:
+    """Spaces calls at least ``1/rate`` seconds apart, across every greenlet that uses it (no lock: gevent)."""
+
+    __slots__ = ("_interval", "_next")
+
+    def __init__(self, rate: float) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0, got {rate!r}")
+        self._interval = 1.0 / rate
+        self._next = 0.0
+
+    def delay(self, now: float) -> float:
+        """Reserve the next slot; returns how long to wait for it."""
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        return slot - now
+
+
+_pacers: dict[float, Pacer] = {}
+
+
+def pacer(rate: float) -> Pacer:
+    """The process-wide pacer for `rate` (auditors with the same rate share it)."""
+    p = _pacers.get(rate)
+    if p is None:
+        p = _pacers[rate] = Pacer(rate)
+    return p
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +102,7 @@ class HoleAuditor:
         on_gaps: Callable[[int], None],
         *,
         max_pages: int = 20,
+        pace: Pacer | None = None,
         sleep: Callable[[float], Any] = gevent.sleep,
     ) -> None:
         """Args:
@@ -75,6 +110,7 @@ class HoleAuditor:
         fetch: ``(start_id, limit) -> RestResult`` of the events page.
         on_gaps: called with the number of gaps each batch added (for listeners).
         max_pages: REST pages per batch.
+        pace: spaces the REST calls (shared per process); None: no pacing.
         sleep: how to wait before a retry (honours ``Retry-After``, capped at 5 s).
         """
         self._integrity = integrity
@@ -82,6 +118,7 @@ class HoleAuditor:
         self._on_gaps = on_gaps
         self._max_pages = max_pages
         self._sleep = sleep
+        self._pace = pace
         self._queue: list[HoleBatch] = []
         self._greenlet: gevent.Greenlet | None = None
         self._idle = gevent.event.Event()
@@ -142,6 +179,10 @@ class HoleAuditor:
 
     def _page(self, start: int, limit: int) -> list[Any] | None:
         for _ in range(_TRIES):
+            if self._pace is not None:
+                wait = self._pace.delay(time.perf_counter())
+                if wait > 0:
+                    self._sleep(wait)
             res = self._fetch(start, limit)
             if res.ok:
                 body = res.body

@@ -51,6 +51,7 @@ class ConversationConfig:
         http_delayed_ms: a successful REST call at least this slow is throttle ``http_delayed``.
         audit_batch: open holes that trigger an audit of live holes (one REST page).
         audit_max_pages: REST pages one audit may read; holes beyond are counted as gaps, unaudited.
+        audit_rate: REST pages per second that all hole audits of this process may read together.
     """
 
     base_url: str
@@ -69,6 +70,7 @@ class ConversationConfig:
     http_delayed_ms: float = 900.0
     audit_batch: int = 100
     audit_max_pages: int = 20
+    audit_rate: float = 4.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://", "ws", "wss")):
@@ -87,6 +89,7 @@ class ConversationConfig:
             "reconnect_deadline",
             "resync_timeout",
             "http_delayed_ms",
+            "audit_rate",
         ):
             _positive(name, getattr(self, name))
         for name in ("reconnect_max_attempts", "audit_batch", "audit_max_pages"):

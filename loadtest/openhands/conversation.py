@@ -21,7 +21,7 @@ import random
 import time
 from typing import Any
 
-from loadtest.openhands.audit import HoleAuditor, HoleBatch
+from loadtest.openhands.audit import HoleAuditor, HoleBatch, pacer
 from loadtest.openhands.config import ConnectResult, ConversationConfig, ReconnectResult, backoff_delay
 from loadtest.openhands.events import EventKind, classify
 from loadtest.openhands.integrity import NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, Integrity
@@ -295,8 +295,9 @@ class Conversation:
             state_seen = self._replay_state_seen if phase == PHASE_REPLAY else True
             auditor = self._auditor
             if auditor is None:
+                cfg = self.cfg
                 auditor = self._auditor = HoleAuditor(
-                    integ, self._fetch_events, self._gaps, max_pages=self.cfg.audit_max_pages
+                    integ, self._fetch_events, self._gaps, max_pages=cfg.audit_max_pages, pace=pacer(cfg.audit_rate)
                 )
             auditor.submit(HoleBatch(holes, phase, state_seen))
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtest.openhands.audit import HoleAuditor, HoleBatch
+from loadtest.openhands.audit import HoleAuditor, HoleBatch, Pacer, pacer
 from loadtest.openhands.integrity import PHASE_REPLAY, Integrity
 from loadtest.openhands.rest import RestResult
 
@@ -96,3 +96,22 @@ def test_background_worker_and_wait() -> None:
     a.submit(HoleBatch(t.take_holes(), PHASE_REPLAY))
     assert a.wait(5) and not a.busy
     assert t.holes_expected == 0 and t.gaps == 1
+
+
+def test_pacer_spaces_calls() -> None:
+    p = Pacer(4.0)
+    assert p.delay(10.0) == 0.0
+    assert p.delay(10.0) == 0.25
+    assert abs(p.delay(10.1) - 0.4) < 1e-9
+    assert p.delay(20.0) == 0.0  # idle time is not banked
+    assert pacer(3.0) is pacer(3.0) and pacer(3.0) is not pacer(4.0)
+
+
+def test_audit_pages_are_paced() -> None:
+    holes = [1, 150, 300]
+    t = tracker_with_holes(holes, 400)
+    srv = Server(stored(500, state_every=10_000))
+    slept: list[float] = []
+    a = HoleAuditor(t, srv.fetch, lambda n: None, pace=Pacer(1000.0), sleep=slept.append)
+    a.audit(HoleBatch(t.take_holes(), PHASE_REPLAY))
+    assert len(srv.calls) == 3 and len(slept) >= 1 and all(0 < s <= 0.002 for s in slept)

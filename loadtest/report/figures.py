@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from loadtest.report import plots
 from loadtest.report.analysis import CPU_PERCENT_LIMIT, LOOP_LAG_LIMIT_MS, merge_metrics
-from loadtest.report.assemble import Analysis
+from loadtest.report.assemble import Analysis, search_capacity
 
 __all__ = ["FIGURES", "make_figure"]
 
@@ -94,6 +94,7 @@ def _capacity(a: Analysis) -> Figure:
         return plots.capacity_plot(
             [], [], [], [], throughput_unit="", key_metric=None, knee=None, max_within=None, threshold_ms=None
         )
+    searched = search_capacity(a.run)  # the capacity-search shape's own answer, as in summary.json
     return plots.capacity_plot(
         [p.conversations for p in c.points],
         [p.throughput for p in c.points],
@@ -102,7 +103,7 @@ def _capacity(a: Analysis) -> Figure:
         throughput_unit=c.throughput_unit,
         key_metric=c.key_metric,
         knee=c.knee,
-        max_within=c.max_within_slo,
+        max_within=searched["max_conversations_within_slo"] if searched else c.max_within_slo,
         threshold_ms=c.key_threshold_ms,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 import matplotlib
 
@@ -18,6 +19,7 @@ matplotlib.use("Agg")
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogFormatter, MaxNLocator
 
 from loadtest.histogram import Histogram
@@ -42,7 +44,11 @@ StepMark = tuple[float, str]  # (start second, label)
 
 _WIDTH, _HEIGHT = 10.0, 4.6
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-_PCT_STYLE = {"p50": ("-", 1.6), "p95": ("--", 1.6), "p99": (":", 1.8)}
+_PCT_STYLE: dict[str, tuple[Literal["-", "--", ":"], float]] = {
+    "p50": ("-", 1.6),
+    "p95": ("--", 1.6),
+    "p99": (":", 1.8),
+}
 
 
 def _figure(height: float = _HEIGHT, width: float = _WIDTH) -> Figure:
@@ -152,11 +158,11 @@ def latency_over_time_plot(
                     marker=".",
                 )
         ax.set_yscale("log")
+        ax.margins(x=0.05, y=0.15)
         _ms_log_axis(ax.yaxis)
         ax.set_title(name, fontsize=10)
         _steps(ax, steps, label=False)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="upper left", fontsize=8, ncols=3)
     for k in range(len(names), rows * cols):
         axes[k // cols][k % cols].set_visible(False)
         above = axes[k // cols - 1][k % cols] if k >= cols else None
@@ -167,6 +173,11 @@ def latency_over_time_plot(
         ax.set_xlabel("time since start (s)")
     for row in axes:
         row[0].set_ylabel("latency")
+    keys = [
+        Line2D([], [], color="#444444", linestyle=style, linewidth=width, label=pct)
+        for pct, (style, width) in _PCT_STYLE.items()
+    ]
+    fig.legend(handles=keys, loc="outside lower center", ncols=3, fontsize=9)
     return fig
 
 
@@ -265,6 +276,7 @@ def throttle_plot(
     left.set_ylabel("signals per second (step mean)")
     left.set_title("against offered load (per step)", fontsize=10)
     left.set_ylim(bottom=0)
+    left.set_xlim(left=0, right=max(loads, default=1) * 1.08 or 1)
     left.grid(alpha=0.3)
     left.legend(loc="center left", fontsize=8)
     bottom = [0.0] * len(t)
@@ -392,7 +404,8 @@ def capacity_plot(
         )
     twin.set_ylabel(f"{key_metric or 'latency'} p95", color=_color(1))
     twin.yaxis.set_major_formatter(FuncFormatter(_ms_formatter))
-    twin.set_ylim(bottom=0)
+    top_ms = max([p for _, p in pts] + ([threshold_ms] if threshold_ms is not None else []), default=1.0)
+    twin.set_ylim(bottom=0, top=top_ms * 1.25)
     if knee is not None:
         ax.axvline(knee, color="#444444", linestyle="--", linewidth=1.2, label=f"knee ≈ {knee:g}")
     if max_within:

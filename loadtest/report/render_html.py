@@ -222,7 +222,9 @@ def _tables(a: Analysis) -> str:
         for name, m in (("reconnect (recovery)", rec.reconnect), ("resync", rec.resync))
     ]
     ratio = f"{rec.recovered_ratio:.0%}" if rec.recovered_ratio is not None else "–"
-    out.append(f"<h3>Reconnects ({_e(rec.disconnects)} unplanned disconnects, {_e(ratio)} recovered)</h3>")
+    out.append(
+        f"<h3>Reconnects ({_e(rec.disconnects)} disconnects other than client stops, {_e(ratio)} recovered)</h3>"
+    )
     out.append(_table(["measure", "count", "failures", "p50", "p95", "p99", "max"], rows))
     reasons = sorted({r for w in a.windows for r in w.disconnects})
     busy = [w for w in a.windows if w.disconnects]

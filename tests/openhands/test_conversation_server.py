@@ -77,7 +77,7 @@ def test_replay_from_every_midpoint_is_exact() -> None:
         cid, stored = _history(srv, 2)
         top = stored[-1]["id"]
         assert isinstance(top, int) and top > 20
-        cfg = ConversationConfig(srv.url)
+        cfg = ConversationConfig(srv.url, audit_rate=200.0)  # --no-http-limit: audit at will
         for latest in range(-1, top + 1):
             want = expected_replay(stored, latest)
             rec = Recorder()
@@ -109,7 +109,9 @@ def test_faulty_replay_counts_equal_injected_faults() -> None:
 
         def join(latest: int) -> Conversation:
             rec = Recorder()
-            conv = Conversation(ConversationConfig(srv.url), cid, listener=rec, latest_event_id=latest)
+            conv = Conversation(
+                ConversationConfig(srv.url, audit_rate=200.0), cid, listener=rec, latest_event_id=latest
+            )
             conv.connect()
             convs.append(conv)
             recs.append(rec)

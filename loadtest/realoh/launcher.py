@@ -77,9 +77,11 @@ def _spawn(argv: list[str], *, log: Path, cwd: Path, env: dict[str, str] | None 
         )
 
 
-def _wait_for_line(proc: subprocess.Popen[bytes], log: Path, pattern: re.Pattern[str], timeout: float) -> str:
+def _wait_for_line(
+    proc: subprocess.Popen[bytes], log: Path, offset: int, pattern: re.Pattern[str], timeout: float
+) -> str:
+    """The first group of `pattern` in what `proc` wrote to `log` past `offset` (its size before the start)."""
     deadline = time.monotonic() + timeout
-    offset = log.stat().st_size if log.exists() else 0
     while time.monotonic() < deadline:
         text = log.read_bytes()[offset:].decode(errors="replace") if log.exists() else ""
         m = pattern.search(text)
@@ -161,11 +163,12 @@ def up(opts: UpOptions, say: Say = print) -> PidFile:
 def _start(opts: UpOptions, venv: Path, logs: Path, pf: PidFile, say: Say) -> None:
     path = pid_path(opts.run_dir)
     llm_log = logs / "mock-llm.log"
+    offset = llm_log.stat().st_size if llm_log.exists() else 0
     llm_argv = [sys.executable, "-m", "loadtest", "mock-llm", "--host", "127.0.0.1", "--port", str(opts.llm_port)]
     llm = _spawn([*llm_argv, *opts.mock_args], log=llm_log, cwd=opts.run_dir)
     pf.processes.append(ProcRecord.of("mock-llm", llm.pid))
     pf.save(path)
-    pf.llm_url = _wait_for_line(llm, llm_log, _LLM_READY, LLM_READY_TIMEOUT_S)
+    pf.llm_url = _wait_for_line(llm, llm_log, offset, _LLM_READY, LLM_READY_TIMEOUT_S)
     watchdog = _spawn(
         [sys.executable, "-m", "loadtest.realoh.watchdog", str(path)], log=logs / "watchdog.log", cwd=opts.run_dir
     )

@@ -38,7 +38,7 @@ class ProcRecord:
         try:
             proc = psutil.Process(self.pid)
             same = abs(proc.create_time() - self.create_time) <= START_TIME_SLACK_S
-            return same and proc.status() != psutil.STATUS_ZOMBIE
+            return same and bool(proc.status() != psutil.STATUS_ZOMBIE)
         except psutil.Error:
             return False
 

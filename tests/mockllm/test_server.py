@@ -39,8 +39,9 @@ def stats(base: str) -> dict[str, Any]:
 def read_sse(resp: requests.Response) -> list[Any]:
     """The `data:` payloads of an SSE response, decoded (the final `[DONE]` kept as a string)."""
     out: list[Any] = []
-    for line in resp.iter_lines(decode_unicode=True):
-        if line and line.startswith("data: "):
+    for raw in resp.iter_lines():
+        line = raw.decode() if isinstance(raw, bytes) else raw
+        if line.startswith("data: "):
             data = line[len("data: ") :]
             out.append(data if data == "[DONE]" else json.loads(data))
     return out

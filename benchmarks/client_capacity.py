@@ -143,6 +143,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         "connect_wall_s": connect_wall,
         "connect_rate": held / connect_wall if connect_wall else 0.0,
         "connect_cpu_us": connect_cpu / held * 1e6 if held else 0.0,
+        "connects_per_cpu_s": held / connect_cpu if connect_cpu else 0.0,
         "server_connect_cpu_share": (server_c1["cpu_ms"] - server_c0["cpu_ms"]) / 1000 / connect_wall,
         "rss_per_conn_kib": (rss1 - rss0) / held / 1024 if held else 0.0,
         "greenlets_per_conn": greenlets / held if held else 0.0,
@@ -206,6 +207,7 @@ def _table(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
         ("greenlets per connection", "greenlets_per_conn", "{:.2f}", False),
         ("connect rate (conn/s, wall)", "connect_rate", "{:,.0f}", True),
         ("client CPU per connect (µs)", "connect_cpu_us", "{:.0f}", False),
+        ("connects per client CPU-second", "connects_per_cpu_s", "{:,.0f}", True),
         ("server CPU share while connecting", "server_connect_cpu_share", "{:.0%}", None),
         ("events received per CPU-second", "events_per_cpu_s", "{:,.0f}", True),
         ("client CPU per event (µs)", "cpu_us_per_event", "{:.1f}", False),
@@ -255,6 +257,8 @@ def main() -> None:
         f"{args.events:,} events of ~{args.size} B over {args.stream_conns} connections per client"
     )
     print(_table(ours, theirs))
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     for result in (ours, theirs):
         if result["errors"] or result["events"] != result["events_expected"]:
             print(

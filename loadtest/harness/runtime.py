@@ -40,6 +40,7 @@ logger = logging.getLogger("loadtest.harness")
 EXIT_SLO = 3
 PACE_MESSAGE = "loadtest_pace"
 REPORT_KEY = "loadtest_timeline"
+FINAL_MESSAGE = "loadtest_final_slices"
 MASTER_MAX_LAG = 10  # seconds the master waits for a slow worker's slices
 HISTORY = 7200  # seconds of merged slices kept for windows (search steps, live SLOs)
 
@@ -175,12 +176,34 @@ class Runtime:
             )
             if self.writes:
                 self._feed_local(final=True)
+            else:  # a worker: ship the last seconds now rather than with the next stats report
+                payload: dict[str, Any] = {}
+                self.on_report_to_master(payload)
+                self.runner.send_message(FINAL_MESSAGE, payload[REPORT_KEY])
         if self.writes and self.environment.parsed_options and not self.environment.parsed_options.headless:
             gevent.spawn(self._finish_later)  # web UI: wait for the workers' last slices, then close the run
 
     def on_quitting(self) -> None:
         if self.writes:
             self._finish_run()
+
+    def drain(self) -> None:
+        """End a distributed run gracefully: stop the workers and wait (bounded) for their last seconds.
+
+        Called by our shapes before they end the run; Locust's own headless quit gives workers only
+        0.5 s to report, which can cut off the timeline's last second.
+        """
+        runner = self.runner
+        if not isinstance(runner, MasterRunner) or self.assembler is None:
+            return
+        runner.stop()
+        deadline = time.monotonic() + MASTER_MAX_LAG
+        while time.monotonic() < deadline:
+            waiting = [src for src in self.assembler.closed if src not in self.assembler.finished]
+            if not waiting:
+                return
+            gevent.sleep(0.1)
+        logger.warning("workers %s did not send their last seconds; the timeline may miss them", waiting)
 
     def _finish_later(self) -> None:
         deadline = time.monotonic() + (MASTER_MAX_LAG if isinstance(self.runner, MasterRunner) else 0)
@@ -226,7 +249,9 @@ class Runtime:
         }
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
-        payload = data.get(REPORT_KEY)
+        self.on_slices(client_id, data.get(REPORT_KEY))
+
+    def on_slices(self, client_id: str, payload: dict[str, Any] | None) -> None:
         if payload is None or self.assembler is None:
             return
         slices = [Slice.from_wire(s) for s in payload.get("slices", [])]
@@ -391,6 +416,8 @@ def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if runner is not None and not isinstance(runner, MasterRunner):
         runner.register_message(PACE_MESSAGE, lambda environment, msg, **_: rt.on_pace_message(msg.data or {}))
+    if isinstance(runner, MasterRunner):
+        runner.register_message(FINAL_MESSAGE, lambda environment, msg, **_: rt.on_slices(msg.node_id, msg.data))
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         return  # a worker gets the master's options with each spawn
     headless = bool(getattr(environment.parsed_options, "headless", False))

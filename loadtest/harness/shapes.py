@@ -221,8 +221,13 @@ class HarnessShape(LoadTestShape):
             rt.settings = rt.read_settings()
         return rt.settings
 
+    def _end(self) -> None:
+        """The shape is done: let the workers report their last seconds before Locust quits."""
+        self._runtime().drain()
+
     def _apply(self, tick: Tick | None, offered_rate: float | None = None) -> tuple[int, float] | None:
         if tick is None:
+            self._end()
             return None
         self._runtime().begin_step(tick.step, tick.users, offered_rate)
         return tick.users, tick.spawn_rate
@@ -304,6 +309,7 @@ class CapacitySearchShape(_SearchShape):
         index = search.advance(self.get_run_time(), self._judge)
         if index is None:
             self._record(search)
+            self._end()
             return None
         s = self._settings()
         users = round(search.steps[index].value)
@@ -354,6 +360,7 @@ class ThrottleSearchShape(_SearchShape):
         rt = self._runtime()
         if index is None:
             self._record(search)
+            self._end()
             return None
         s = self._settings()
         rate = search.steps[index].value
@@ -427,6 +434,7 @@ class LoadShape(HarnessShape):
         opts = self.runner.environment.parsed_options if self.runner else None
         run_time = getattr(opts, "run_time", None)
         if run_time and self.get_run_time() >= run_time:
+            self._end()
             return None  # Locust's own --run-time timer never starts while a shape runs headless
         if cls is None:
             users = int(getattr(opts, "num_users", None) or 1)

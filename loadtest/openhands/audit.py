@@ -139,7 +139,7 @@ class HoleAuditor:
 
     def wait(self, timeout: float) -> bool:
         """Wait until every queued batch is resolved; False on timeout."""
-        return self._idle.wait(timeout)
+        return bool(self._idle.wait(timeout))
 
     def stop(self) -> None:
         """Kill the worker (its batches stay pending on the tracker)."""

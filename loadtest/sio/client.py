@@ -354,8 +354,9 @@ class SocketIOClient:
         self._opened = received_at
         assert self._transport is not None
         self._transport.set_read_timeout(info.ping_interval + info.ping_timeout)
+        auth, self._auth = self._auth, None  # sent once, not kept (it may hold a token)
         with contextlib.suppress(Disconnected):
-            self._write(P.SioPacket(P.CONNECT, self.namespace, self._auth))
+            self._write(P.SioPacket(P.CONNECT, self.namespace, auth))
 
     def _on_sio(self, packet: P.SioPacket, size: int, received_at: float) -> None:
         if packet.namespace != self.namespace:

@@ -81,7 +81,8 @@ class RestResult(NamedTuple):
     Attributes:
         status: HTTP status, or 0 when no response came (connection error, timeout).
         elapsed_ms: request start to full response, from `time.perf_counter`.
-        body: parsed JSON, else text (truncated to 4 KiB); for status 0 the exception's class name.
+        body: parsed JSON (a ``session_api_key`` in it redacted), else text (truncated to 4 KiB); for status 0
+            the exception's class name.
         retry_after: seconds from ``Retry-After``, or None.
         throttle: ``"http_429"``, ``"http_delayed"`` or None.
         ok: 2xx.
@@ -223,9 +224,14 @@ def _decode_body(resp: requests.Response, content: bytes) -> Any:
         return None
     if "json" in resp.headers.get("Content-Type", ""):
         try:
-            return resp.json()
+            body = resp.json()
         except ValueError:
             pass
+        else:
+            # ConversationInfo carries the runtime's session API key: never hand a secret to callers' logs.
+            if isinstance(body, dict) and body.get("session_api_key"):
+                body["session_api_key"] = "<redacted>"
+            return body
     return content[:_BODY_TEXT_MAX].decode("utf-8", "replace")
 
 

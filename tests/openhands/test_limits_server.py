@@ -192,6 +192,8 @@ def test_create_seeds_settings_when_missing(settings_stub: tuple[str, SettingsSt
     ]
     assert all(c.endswith(f"key={KEY}") for c in app.calls)
     assert rest.create_conversation().ok and len(app.calls) == 4  # seeded once
+    info = rest.get_conversation("a" * 32)
+    assert info.body["session_api_key"] == "<redacted>" and "rt-secret" not in repr(info)
 
 
 def test_rest_connection_error_is_a_result() -> None:

@@ -163,6 +163,8 @@ class SettingsStub:
                     "200 OK",
                     {"status": "ok", "conversation_id": "a" * 32, "conversation_status": "STARTING"},
                 )
+        elif (method, path) == ("GET", "/api/conversations/" + "a" * 32):
+            status, body = "200 OK", {"conversation_id": "a" * 32, "status": "RUNNING", "session_api_key": "rt-secret"}
         start(status, [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from loadtest.histogram import Histogram
-from loadtest.report.steps import Step, steady_seconds, step_seconds
+from loadtest.report.steps import SETTLE_S, Step, steady_seconds, step_seconds
 from loadtest.report.timeline import Second
 
 __all__ = [
@@ -205,6 +205,7 @@ class StepStats:
     throttled: dict[str, int]  # whole step
     first_signal_t: dict[str, int]  # first second of the step with each throttle signal
     failures: dict[str, int]  # steady seconds
+    steady_t: tuple[int, ...] = ()  # the steady seconds themselves (capacity re-reads them)
     health_flagged: bool = False
 
     @property
@@ -217,13 +218,18 @@ def _mean_gauge(seconds: Sequence[Second], name: str) -> float:
     return sum(s.gauge(name) for s in seconds) / len(seconds) if seconds else 0.0
 
 
-def step_stats(steps: Sequence[Step], seconds: Sequence[Second], flagged_t: Iterable[int] = ()) -> list[StepStats]:
-    """Per step figures; ``flagged_t`` are seconds where the generator itself was unhealthy."""
+def step_stats(
+    steps: Sequence[Step], seconds: Sequence[Second], flagged_t: Iterable[int] = (), settle_s: int = SETTLE_S
+) -> list[StepStats]:
+    """Per step figures; ``flagged_t`` are seconds where the generator itself was unhealthy.
+
+    ``settle_s`` is the warm-up trimmed from each step (the harness's ``--step-warmup``).
+    """
     flagged = set(flagged_t)
     out: list[StepStats] = []
     for step in steps:
         inside = step_seconds(step, seconds)
-        steady = steady_seconds(step, seconds)
+        steady = steady_seconds(step, seconds, settle_s)
         conversations = _mean_gauge(steady, "conversations")
         if not conversations and steady:
             conversations = sum(s.users for s in steady) / len(steady)
@@ -247,6 +253,7 @@ def step_stats(steps: Sequence[Step], seconds: Sequence[Second], flagged_t: Iter
                 throttled=sum_map(inside, "throttled"),
                 first_signal_t=first,
                 failures=sum_map(steady, "failures"),
+                steady_t=tuple(s.t for s in steady),
                 health_flagged=any(s.t in flagged for s in steady),
             )
         )

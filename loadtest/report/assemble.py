@@ -32,7 +32,7 @@ from loadtest.report.analysis import (
 from loadtest.report.capacity import Capacity, capacity
 from loadtest.report.runfolder import RunData
 from loadtest.report.slo import evaluate, parse_slo, split_exprs
-from loadtest.report.steps import Step, find_steps
+from loadtest.report.steps import SETTLE_S, Step, find_steps
 from loadtest.report.throttle import Onset, first_onset, throttle_onsets
 from loadtest.report.timeline import Second
 
@@ -166,9 +166,14 @@ def analyze(data: RunData) -> Analysis:
     steps = find_steps(seconds, data.run.get("steps"))
     health = health_windows(seconds)
     flagged = [t for w in health for t in range(w.start_t, w.end_t + 1)]
-    stats = step_stats(steps, seconds, flagged)
     settings = data.run.get("settings")
-    threshold = settings.get("throttle_threshold") if isinstance(settings, Mapping) else None
+    settings = settings if isinstance(settings, Mapping) else {}
+    warmup = settings.get("step_warmup")
+    settle = (
+        int(warmup) if isinstance(warmup, int | float) and not isinstance(warmup, bool) and warmup >= 0 else SETTLE_S
+    )
+    stats = step_stats(steps, seconds, flagged, settle)
+    threshold = settings.get("throttle_threshold")
     if isinstance(threshold, int | float) and not isinstance(threshold, bool) and threshold > 0:
         onsets = throttle_onsets(stats, min_ratio=float(threshold))
     else:

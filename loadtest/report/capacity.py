@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from loadtest.report.analysis import StepStats
 from loadtest.report.slo import Slo, evaluate, parse_slo
-from loadtest.report.steps import steady_seconds
 from loadtest.report.timeline import Second
 
 __all__ = [
@@ -67,6 +66,11 @@ class Capacity:
     notes: list[str] = field(default_factory=list)
 
 
+def _steady(st: StepStats, seconds: Sequence[Second]) -> list[Second]:
+    wanted = set(st.steady_t)
+    return [s for s in seconds if s.t in wanted]
+
+
 def find_knee(points: Sequence[tuple[float, float]], efficiency: float = KNEE_EFFICIENCY) -> float | None:
     """The concurrency after which throughput stops growing, from ``(conversations, throughput)``.
 
@@ -92,7 +96,7 @@ def _key_metric(slos: Sequence[Slo], steps: Sequence[StepStats], seconds: Sequen
         if not slo.is_latency or slo.threshold <= 0:
             continue
         for st in steps:
-            value = evaluate(slo, steady_seconds(st.step, seconds))[0]
+            value = evaluate(slo, _steady(st, seconds))[0]
             if value is not None and (worst is None or value / slo.threshold > worst[0]):
                 worst = (value / slo.threshold, slo.subject)
     if worst is not None:
@@ -122,7 +126,7 @@ def capacity(steps: Sequence[StepStats], seconds: Sequence[Second], exprs: Seque
     key_threshold = next((s.threshold for s in slos if s.subject == key and s.is_latency), None)
     per_step: list[tuple[StepStats, dict[str, tuple[float | None, bool]]]] = []
     for st in usable:
-        steady = steady_seconds(st.step, seconds)
+        steady = _steady(st, seconds)
         per_step.append((st, {s.expr: evaluate(s, steady) for s in slos}))
     judged = {e for _, res in per_step for e, (v, _) in res.items() if v is not None}
     unjudged = [s.expr for s in slos if s.expr not in judged]

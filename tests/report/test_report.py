@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EXPECTED_PLOTS = {"load", "latency_over_time", "latency_cdf", "throughput", "throttle", "recovery", "capacity"}
 SECRETS = ("sk-fixture-secret", "fixture-cookie")
+REAL_RUNS = ("real-reconnect-15s",)  # recorded with `loadtest bench` (see the folder's README.md)
+ALL_RUNS = (*VARIANTS, *REAL_RUNS)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Rep
     """Each fixture run copied and reported once for the whole module."""
     base = tmp_path_factory.mktemp("runs")
     out = {}
-    for name in VARIANTS:
+    for name in ALL_RUNS:
         folder = copy_run(name, base)
         out[name] = (folder, build_report(folder))
     return out
@@ -55,7 +57,7 @@ def exact(values: list[float], q: float) -> float:
 def test_committed_fixtures_are_what_the_generator_writes(tmp_path: Path) -> None:
     for name in VARIANTS:
         generate(tmp_path / name, name)
-        for file in sorted((RUNS / name).iterdir()):
+        for file in sorted(f for f in (RUNS / name).iterdir() if f.name != "README.md"):
             assert (tmp_path / name / file.name).read_bytes() == file.read_bytes(), f"{name}/{file.name} is stale"
 
 
@@ -83,7 +85,7 @@ def test_summary_json_has_exactly_the_design_shape(built: dict[str, tuple[Path, 
         assert s["verdict"] in ("pass", "fail")
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", ALL_RUNS)
 def test_summary_numbers_match_the_timeline(name: str, built: dict[str, tuple[Path, ReportResult]]) -> None:
     folder, result = built[name]
     s = json.loads(result.summary_json.read_text(encoding="utf-8"))
@@ -260,3 +262,11 @@ def test_search_shape_answers_in_run_json_take_precedence(tmp_path: Path) -> Non
     run["throttle_onset"] = None  # the search ran and found no throttling
     (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
     assert build_report(folder).summary["throttle_onset"] is None
+
+
+def test_the_real_run_reads_as_recorded(built: dict[str, tuple[Path, ReportResult]]) -> None:
+    s = built["real-reconnect-15s"][1].summary
+    assert s["run"]["complete"] is True and s["run"]["profile"] == ["ReconnectUser"]
+    assert s["metrics"]["reconnect"]["count"] > 0 and s["counters"]["disconnects"].get("client_abort", 0) > 0
+    assert s["slo"] == [{"expr": "echo.p95<250ms", "value": pytest.approx(10.24, abs=0.01), "ok": True}]
+    assert s["verdict"] == "fail"  # Locust's exit code 1 (see the folder's README.md)

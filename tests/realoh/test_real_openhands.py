@@ -40,6 +40,7 @@ class Server:
     llm_url: str
     run_dir: Path
     up_seconds: float
+    venv_python: Path
 
 
 def _loadtest(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -67,7 +68,7 @@ def openhands(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pid_file = PidFile.load(run_dir / "pids.json")
         assert pid_file is not None and {p.name for p in pid_file.processes} == {"mock-llm", "watchdog", "openhands"}
         records = pid_file.processes
-        yield Server(url, llm_url, run_dir, up_seconds)
+        yield Server(url, llm_url, run_dir, up_seconds, state_dir / "venv" / "bin" / "python")
     finally:
         down = _loadtest("down", *common, timeout=60)
         assert down.returncode == 0, down.stderr
@@ -207,3 +208,24 @@ def test_turn_rate_limit_and_replay_against_real_openhands(openhands: Server, ar
     report["stored"] = [Received(0.0, e).brief() for e in stored]
     (artifacts_dir / "real_openhands.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
+
+
+@pytest.mark.timeout(360)  # includes the fixture (install + start) when run alone
+def test_litellm_and_openai_read_the_mock(openhands: Server) -> None:
+    """The mock's JSON and SSE tool calls as litellm 1.80 and the openai SDK (OpenHands' own venv) parse them."""
+    requests.post(f"{openhands.llm_url}/faults", json={"every": 4}, timeout=5)  # the 4th agent call: 429
+    before = _llm_stats(openhands)["calls"]
+    try:
+        probe = Path(__file__).with_name("litellm_probe.py")
+        argv = [str(openhands.venv_python), str(probe), openhands.llm_url]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=90, check=False, cwd=probe.parent)
+    finally:
+        requests.post(f"{openhands.llm_url}/faults", json={}, timeout=5)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    bash = {"command": BASH_COMMAND, "security_risk": "LOW"}
+    assert got["litellm"] == ["execute_bash", bash]
+    assert got["litellm_stream"][:2] == ["execute_bash", bash] and got["litellm_stream"][2] > 0
+    assert got["openai_stream"] == ["finish", {"message": "Hello from the mock LLM."}]
+    assert got["openai_429"] == [429, "1"]
+    assert _llm_stats(openhands)["calls"] - before == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 from typing import Any
 
 import requests
@@ -34,7 +35,7 @@ def test_jitter_spreads_gaps_around_the_delay() -> None:
         assert p.wait_state("awaiting_user_input", count=2)
         times = [t for t, e in p.events[mark + 1 :] if "id" in e and isinstance(e["id"], int)]
         gaps = [(b - a) * 1000 for a, b in itertools.pairwise(times)]
-        assert all(8 <= g <= 35 for g in gaps), gaps
+        assert 7 <= statistics.median(gaps) <= 33 and all(g <= 60 for g in gaps), gaps
         assert max(gaps) - min(gaps) > 3, gaps  # not the exact schedule
 
 

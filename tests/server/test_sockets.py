@@ -6,6 +6,7 @@ import itertools
 import json
 import statistics
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 import requests
@@ -120,6 +121,8 @@ def test_live_turn_shapes_sources_and_echo_to_every_socket(server: ReferenceServ
         assert wait_until(lambda: b.states().count("awaiting_user_input") >= 2)
         live_a = a.payloads[start_a:]
         assert live_a == b.payloads[start_b:]  # the room gets identical live events
+        assert next(e for e in live_a if "conversation_title" in e)["message"] == cid  # id-less title update
+        live_a = [e for e in live_a if isinstance(e.get("id"), int)]
         echo = live_a[0]
         assert echo["source"] == "user" and echo["action"] == "message" and echo["args"]["content"] == "hi there"
         assert live_a[1]["action"] == "recall" and live_a[1]["source"] == "user"
@@ -148,14 +151,21 @@ def test_second_turn_has_a_null_observation_hole_and_legacy_oh_action_works(serv
 
 
 def test_event_delay_is_exact(server: ReferenceServer) -> None:
+    """Visible events of a turn follow the echo on an exact 5 ms schedule (server stamps), no drift."""
     cid = create(server.url)
     with peer(server.url, cid) as p:
         mark = len(p.events)
         _turn(p, "time me")
-        times = [t for t, _ in p.events[mark:]]
-    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(times[1:])]  # after the echo
-    assert abs(statistics.median(gaps) - 5.0) < 1.0, gaps
-    assert sum(abs(g - 5.0) < 2.0 for g in gaps) >= 0.8 * len(gaps), gaps
+        live = [(t, e) for t, e in p.events[mark:] if isinstance(e.get("id"), int)]
+    client_gaps = [(b[0] - a[0]) * 1000 for a, b in itertools.pairwise(live[1:])]
+    # medians: single events may be late when the (shared, 2-core) machine is busy; the schedule is what counts
+    assert abs(statistics.median(client_gaps) - 5.0) < 1.5, client_gaps
+    stamps = {e["id"]: datetime.fromisoformat(e["timestamp"]) for e in rest_events(server.url, cid)}
+    times = [stamps[e["id"]] for _, e in live]
+    offsets = [(t - times[0]).total_seconds() * 1000 for t in times[1:]]
+    errors = [off - 5.0 * (k + 1) for k, off in enumerate(offsets)]
+    assert statistics.median(abs(err) for err in errors) < 1.0, errors
+    assert abs(errors[-1]) < 2.0 or abs(errors[-2]) < 2.0, errors  # late events do not push the schedule
 
 
 def test_conversation_keeps_running_after_disconnect(server: ReferenceServer) -> None:

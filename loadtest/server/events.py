@@ -246,6 +246,12 @@ def status_update(status_id: str, message: str, kind: str = "info") -> dict[str,
     return {"status_update": True, "type": kind, "id": status_id, "message": message}
 
 
+def stopped_broadcast() -> dict[str, Any]:
+    """The id-less `stopped` state OpenHands broadcasts when it closes a conversation's session."""
+    extras = {"agent_state": "stopped", "reason": ""}
+    return {"message": "", "observation": "agent_state_changed", "content": "", "extras": extras}
+
+
 def title_update(conversation_id: str, title: str) -> dict[str, Any]:
     """The id-less payload OpenHands sends when it has named a conversation after its first message."""
     return {"status_update": True, "type": "info", "message": conversation_id, "conversation_title": title}

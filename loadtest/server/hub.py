@@ -124,7 +124,7 @@ class Hub:
             conv.runtime_status = "STATUS$STOPPED"
             await self.store_and_emit(conv, ev.agent_state("stopped"))
             if announce:
-                await self.emit_payload(conv, ev.agent_state("stopped").body | {"message": ""})
+                await self.emit_payload(conv, ev.stopped_broadcast())
 
     async def delete_conversation(self, conversation_id: str) -> bool:
         conv = self.store.get(conversation_id)

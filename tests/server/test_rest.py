@@ -44,7 +44,9 @@ def test_create_get_list_delete(server: ReferenceServer) -> None:
     with peer(server.url, cid) as p:
         assert requests.delete(f"{server.url}/api/conversations/{cid}", timeout=5).json() is True
         assert wait_until(lambda: bool(p.disconnects))
-        assert any(e.get("observation") == "agent_state_changed" and "id" not in e for e in p.payloads)
+        idless = [e for e in p.payloads if e.get("observation") == "agent_state_changed" and "id" not in e]
+        assert idless == [{"message": "", "observation": "agent_state_changed", "content": "",
+                           "extras": {"agent_state": "stopped", "reason": ""}}]  # fmt: skip
     assert requests.delete(f"{server.url}/api/conversations/{cid}", timeout=5).json() is False
 
 

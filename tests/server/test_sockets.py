@@ -207,3 +207,13 @@ def test_stop_action_ends_the_turn(server: ReferenceServer) -> None:
         p.emit("oh_user_action", {"action": "change_agent_state", "args": {"agent_state": "stopped"}})
         assert p.wait_state("stopped")
         _turn(p, "after stop")
+
+
+def test_polling_upgrades_to_websocket_and_counts_one_handshake(server: ReferenceServer) -> None:
+    cid = create(server.url)
+    with peer(server.url, cid, transports=("polling", "websocket")) as p:
+        assert wait_until(lambda: p.client.transport() == "websocket")
+        _turn(p, "after upgrade")
+    log = requests.get(f"{server.url}/debug/handshakes", timeout=5).json()
+    mine = [a for a in log["attempts"] if a["conversation_id"] == cid]
+    assert [(a["transport"], a["status"]) for a in mine] == [("polling", 200)]

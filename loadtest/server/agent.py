@@ -114,7 +114,7 @@ class AgentLoop:
         try:
             if defer:
                 await asyncio.sleep(0.001)  # let the CONNECT ack of the socket that started us go out first
-            await self._startup(restart)
+            await self._startup(restart, waiting=bool(initial_message))
             if initial_message:
                 await self.hub.echo_and_submit(self.conv, ev.user_message(initial_message), initial_message)
         except asyncio.CancelledError:
@@ -139,7 +139,9 @@ class AgentLoop:
             except Exception:
                 log.exception("a turn of the simulated agent failed")
 
-    async def _startup(self, restart: bool) -> None:
+    async def _startup(self, restart: bool, waiting: bool) -> None:
+        """`loading`, runtime status, system prompt; then `awaiting_user_input` unless a message is waiting
+        (an initial message, or one sent during start-up), which goes straight to `running` as in OpenHands."""
         hub, conv = self.hub, self.conv
         await hub.store_and_emit(conv, ev.agent_state("loading"))
         await hub.emit_payload(conv, ev.status_update("STATUS$STARTING_RUNTIME", "Starting runtime..."))
@@ -149,8 +151,9 @@ class AgentLoop:
         await hub.emit_payload(conv, ev.status_update("STATUS$READY", "Ready"))
         if not restart:
             await hub.store_and_emit(conv, ev.system_message())
-        await hub.store_and_emit(conv, ev.change_agent_state("awaiting_user_input"))
-        await hub.store_and_emit(conv, ev.agent_state("awaiting_user_input"))
+        if not waiting and self.inbox.empty():
+            await hub.store_and_emit(conv, ev.change_agent_state("awaiting_user_input"))
+            await hub.store_and_emit(conv, ev.agent_state("awaiting_user_input"))
         self.last_at = asyncio.get_running_loop().time()
 
     async def _turn(self, item: Inbound) -> None:

@@ -69,3 +69,16 @@ def test_error_step_ends_the_turn_in_error() -> None:
         assert error["source"] == "agent" and error["extras"]["error_id"] == "AGENT_ERROR$SIMULATED"
         last = p.payloads[-1]
         assert state_of(last) == "error" and last["extras"]["reason"].startswith("RuntimeError")
+
+
+def test_message_during_start_up_goes_straight_to_running() -> None:
+    with ReferenceServer("--event-delay-ms", "1", "--startup-delay-ms", "300") as srv:
+        cid = create(srv.url)
+        with peer(srv.url, cid) as p:
+            assert p.states() == ["loading"]  # replayed while the runtime starts
+            info = requests.get(f"{srv.url}/api/conversations/{cid}", timeout=5).json()
+            assert info["status"] == "STARTING"
+            p.send("early bird")
+            assert p.wait_state("awaiting_user_input", timeout=3)
+            assert p.states() == ["loading", "running", "awaiting_user_input"]
+            assert any(e.get("id") == "STATUS$READY" for e in p.payloads)

@@ -87,10 +87,10 @@ class Hub:
         """Start the conversation's agent loop if it is not running (OpenHands' `maybe_start_agent_loop`)."""
         if conv.running:
             return
-        await self._make_room_for(conv)
-        restart = len(conv.log) > 0
-        conv.running = True
+        conv.running = True  # claimed before any await, so concurrent joins start one loop
         conv.status = "STARTING"
+        restart = len(conv.log) > 0
+        await self._make_room_for(conv)
         loop = AgentLoop(self, conv, self.loop_rng(conv))
         self.loops[conv.conversation_id] = loop
         loop.start(restart, initial_message, defer)

@@ -61,7 +61,7 @@ def render(m: Metrics, gauges: dict[str, float]) -> str:
         ("throttles_total", m.throttles, THROTTLE_KINDS, "throttles applied, by kind"),
         ("faults_total", m.faults, FAULT_KINDS, "faults injected, by kind"),
         ("bad_input_total", m.bad_input, (), "bad client input, by kind"),
-        ("refusals_total", m.refusals, (), "connection refusals, by message"),
+        ("refusals_total", m.refusals, (), "namespace CONNECT refusals, by kind"),
     )
     for name, counter, always, help_text in labelled:
         _line(out, f"loadtest_{name}", "counter", help_text)

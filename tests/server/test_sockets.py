@@ -58,6 +58,8 @@ def test_refusals_are_connect_errors_with_openhands_messages(
     error = p.try_connect(None if "providers_set" not in query else "abc", **query)
     assert error is not None
     assert isinstance(p.connect_error, dict) and p.connect_error["message"].startswith(message)
+    kind = "invalid_providers_set" if "providers_set" in query else "no_conversation_id"
+    assert server.metrics()[f'loadtest_refusals_total{{kind="{kind}"}}'] >= 1
 
 
 def test_session_key_refusal_and_acceptance(keyed: ReferenceServer) -> None:

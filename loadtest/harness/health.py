@@ -6,7 +6,7 @@ measured in that second include the generator's own delay. :meth:`HealthProbe.ta
 worst lag and the CPU share since the previous call, once per second.
 """
 
-from __future__ import annotations  # noqa: I001 (isort puts gevent before __future__, which Python forbids)
+from __future__ import annotations
 
 import gevent
 

@@ -11,7 +11,7 @@ checks ``--slo-abort`` and tells paced users their interval (message ``loadtest_
 :func:`install` registers the listeners once; `users.py` calls it.
 """
 
-from __future__ import annotations  # noqa: I001 (isort puts gevent/locust before __future__)
+from __future__ import annotations
 
 import gevent
 
@@ -80,6 +80,7 @@ class Runtime:
         self.total = Slice(0)
         self.steps: list[dict[str, Any]] = []
         self.offered_rate: float | None = None  # a shape's total offered rate for paced users
+        self.offered_users: int | None = None
         self.tracker: BreachTracker | None = None
         self.aborted = False
         self.finished = True
@@ -114,6 +115,9 @@ class Runtime:
         return ids[(self.recorder.worker_index + k * max(self.workers, 1)) % len(ids)]
 
     def user_interval(self, default: float) -> float:
+        """The interval a paced user should keep now: the master's word, else ``default``."""
+        if self.pace_interval is None and isinstance(self.runner, LocalRunner) and self.writes:
+            self._broadcast_pace()  # a local run need not wait for the writer's next second
         return self.pace_interval if self.pace_interval is not None else default
 
     # -- test start / stop -------------------------------------------------------------------------
@@ -152,7 +156,6 @@ class Runtime:
         self.history.clear()
         self.total = Slice(0)
         self.steps = []
-        self.offered_rate = None
         self.aborted = False
         self.finished = False
         self.tracker = BreachTracker(self.settings.slo_abort) if self.settings.slo_abort > 0 else None
@@ -301,8 +304,10 @@ class Runtime:
                 current = step["index"]
         return current
 
-    def set_offered_rate(self, rate: float | None) -> None:
+    def set_offered_rate(self, rate: float | None, users: int | None = None) -> None:
+        """A shape sets the total offered action rate of the paced users (``users`` of them, if known)."""
         self.offered_rate = rate
+        self.offered_users = users
         self._broadcast_pace()
 
     def complete_through(self) -> int:
@@ -325,7 +330,7 @@ class Runtime:
         if self.settings is None or self.runner is None:
             return
         rate = self.offered_rate if self.offered_rate is not None else (self.settings.action_rate or None)
-        users = self._paced_users()
+        users = self._paced_users() or (self.offered_users or 0)
         interval = users / rate if rate and users else None
         workers = len(getattr(self.runner, "clients", {}) or {}) or 1
         self.runner.send_message(PACE_MESSAGE, {"interval": interval, "workers": workers})
@@ -364,6 +369,7 @@ class Runtime:
         if self.finished or self.runlog is None or self.assembler is None or self.settings is None:
             return
         self.finished = True
+        self.offered_rate = self.offered_users = None  # a shape sets them before each run starts
         self._write(self.assembler.flush())
         record = getattr(self.environment.shape_class, "record_outcome", None)
         if record is not None:

@@ -9,7 +9,7 @@ holds ``--throttle-users`` paced users and steps their total offered action rate
 until throttle signals exceed ``--throttle-threshold`` of the actions (recording the onset).
 """
 
-from __future__ import annotations  # noqa: I001 (isort puts locust before __future__)
+from __future__ import annotations
 
 from locust import LoadTestShape
 
@@ -365,7 +365,7 @@ class ThrottleSearchShape(_SearchShape):
         s = self._settings()
         rate = search.steps[index].value
         if rt.offered_rate != rate:
-            rt.set_offered_rate(rate)
+            rt.set_offered_rate(rate, s.throttle_users)
         rt.begin_step(index, s.throttle_users, rate)
         return s.throttle_users, s.step_spawn_rate
 

@@ -9,7 +9,7 @@ and the profiles :class:`ChatUser`, :class:`PacedUser`, :class:`ReconnectUser` a
 option", so a locustfile can subclass a profile and pin any of them.
 """
 
-from __future__ import annotations  # noqa: I001 (isort puts gevent/locust before __future__)
+from __future__ import annotations
 
 import gevent
 import gevent.event
@@ -22,7 +22,7 @@ import random
 import time
 from typing import Any, ClassVar
 
-from loadtest.harness.metrics import MetricsListener, OWN_DISCONNECTS
+from loadtest.harness.metrics import OWN_DISCONNECTS, MetricsListener
 from loadtest.harness.options import OptionError, Settings
 from loadtest.harness.pacing import PaceSchedule
 from loadtest.harness.runtime import install, runtime_for

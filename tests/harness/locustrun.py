@@ -42,8 +42,8 @@ class LocustRun:
 def locust_argv(host: str, folder: Path, *args: str, users: int = 2, run_time: str = "4s") -> list[str]:
     return [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
-        "-u", str(users), "-r", "50", "-t", run_time, "--report-dir", str(folder), "--skip-report",
-        "--only-summary", "--loglevel", "INFO", *args,
+        "-u", str(users), "-r", "50", *(["-t", run_time] if run_time else []), "--report-dir", str(folder),
+        "--skip-report", "--only-summary", "--loglevel", "INFO", *args,
     ]  # fmt: skip
 
 

@@ -152,9 +152,9 @@ class RawSocket:
         self.ws.send("40")
         frames: list[str] = []
         for _ in range(10000):
-            frame = self.ws.recv()
+            frame = self._recv()
             frames.append(frame)
-            if isinstance(frame, str) and frame.startswith(("40", "44")):
+            if frame.startswith(("40", "44")):
                 return frames
         raise AssertionError("no CONNECT ack")
 
@@ -163,7 +163,7 @@ class RawSocket:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.ws.settimeout(max(deadline - time.monotonic(), 0.01))
-            frame = self.ws.recv()
+            frame = self._recv()
             if frame == "2":  # Engine.IO ping
                 self.ws.send("3")
                 continue
@@ -171,6 +171,10 @@ class RawSocket:
             if predicate(frame):
                 return frames
         raise AssertionError(f"condition not met; got {frames[-5:]}")
+
+    def _recv(self) -> str:
+        frame = self.ws.recv()
+        return frame if isinstance(frame, str) else frame.decode("latin-1")
 
     def close(self) -> None:
         self.ws.close()

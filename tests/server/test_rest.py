@@ -61,10 +61,10 @@ def test_events_paging_is_unfiltered_and_bounded(server: ReferenceServer) -> Non
     kinds = {e.get("action") or e.get("observation") for e in events}
     assert {"null", "recall", "change_agent_state", "agent_state_changed"} <= kinds  # nothing filtered
     assert all(e["source"] == "environment" for e in events if e.get("observation") == "agent_state_changed")
-    page = requests.get(f"{server.url}/api/conversations/{cid}/events", params={"limit": 5}, timeout=5).json()
+    page = requests.get(f"{server.url}/api/conversations/{cid}/events", params={"limit": "5"}, timeout=5).json()
     assert [e["id"] for e in page["events"]] == [0, 1, 2, 3, 4] and page["has_more"] is True
     rev = requests.get(
-        f"{server.url}/api/conversations/{cid}/events", params={"reverse": "true", "limit": 2}, timeout=5
+        f"{server.url}/api/conversations/{cid}/events", params={"reverse": "true", "limit": "2"}, timeout=5
     ).json()
     assert [e["id"] for e in rev["events"]] == [len(events) - 1, len(events) - 2]
     too_many = requests.get(f"{server.url}/api/conversations/{cid}/events", params={"limit": 101}, timeout=5)

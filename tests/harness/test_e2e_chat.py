@@ -81,3 +81,15 @@ def test_secret_never_written(tmp_path: Path) -> None:
             assert "hunter2-secret" not in path.read_text(errors="replace"), path
     assert "hunter2-secret" not in r.output
     assert r.run["settings"]["session_api_key"] == "***"
+
+
+def test_slo_abort_stops_a_run_after_a_sustained_breach(tmp_path: Path) -> None:
+    with _server() as server:
+        r = run_locust(
+            server.url, tmp_path / "abort", "--think-time", "50ms", "--slo", "echo.p95<5ms", "--slo-abort", "2s",
+            "--slo-window", "2s", "ChatUser", run_time="30s", timeout=40,
+        )  # fmt: skip
+    assert r.rc == 3, r.output[-3000:]
+    assert len(r.lines) <= 12  # stopped long before the 30 s run time
+    assert r.run["verdict"] == "fail" and any("--slo-abort" in n for n in r.run["notes"])
+    assert "SLO breached for 2s, stopping the run" in r.output

@@ -44,8 +44,9 @@ class HttpLimiter:
 class WindowLimiter:
     def __init__(self, rate: float, window: float = 1.0) -> None:
         self.rate = rate
-        self.window = window
-        self._limit = max(math.floor(rate * window), 1)
+        # below one per window, widen the window: 0.5/s means one per 2 s
+        self.window = window if rate <= 0 or rate * window >= 1 else 1.0 / rate
+        self._limit = max(math.floor(rate * self.window), 1)
         self._accepted: dict[str, deque[float]] = defaultdict(deque)
 
     @property

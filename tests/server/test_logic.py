@@ -127,6 +127,9 @@ def test_window_limiter_refuses_without_recording_and_says_when() -> None:
     assert limiter.attempt("a", 1.0)[0]
     assert retry_after_header(0.2) == "1" and retry_after_header(1.5) == "2"
     assert WindowLimiter(0).attempt("x", 0.0) == (True, 0.0)
+    slow = WindowLimiter(0.5)  # one per 2 s
+    assert slow.attempt("b", 0.0)[0] and slow.attempt("b", 1.5) == (False, pytest.approx(0.5))
+    assert slow.attempt("b", 2.0)[0]
 
 
 def test_handshake_log_groups_by_client() -> None:

@@ -29,6 +29,14 @@ EPILOG = """examples:
   loadtest serve --port 0 --handshake-rate 5 --action-rate 2 --action-limit-mode error
   loadtest serve --port 3000 --drop-every 10 --drop-share 0.1 --drop-mode abrupt --replay-skip-every 5
   loadtest serve --profile loadtest/server/profiles/realistic.json
+
+routes:
+  /socket.io/                     Engine.IO v4 (websocket, polling): oh_user_action / oh_action in, oh_event out
+  /api/conversations[/{id}[/events|/message|/start|/stop]]   OpenHands V0 REST
+  /alive /health /server_info     health, rate limited like OpenHands
+  /metrics                        Prometheus text (never rate limited)
+  /debug/handshakes               handshake attempts with monotonic times, per client IP
+  /debug/conversations            per-conversation events, state, sockets, turns
 """
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -106,7 +114,7 @@ def add_arguments(root: argparse.ArgumentParser) -> None:
     opt("drop_every", float, "10", "every S seconds drop --drop-share of the connections", "S")
     opt("drop_share", float, "0.1", "share of connections dropped each time", "F")
     opt("drop_mode", str, "clean", "clean (Socket.IO DISCONNECT) | abrupt (TCP reset, no close frame)", "MODE")
-    opt("stall_after", int, "20", "each conversation's agent stalls before its N+1-th live event (0 = off)", "N")
+    opt("stall_after", int, "20", "agent stalls before the N+1-th live event of a conversation's turns (0 = off)", "N")
     opt("stall_ms", float, "5000", "how long a stall lasts (0 = until the conversation is stopped)", "MS")
     opt("delay_every", int, "10", "delay every N-th live agent event of a conversation by --delay-ms (0 = off)", "N")
     opt("delay_ms", float, "500", "extra delay of a delayed event", "MS")

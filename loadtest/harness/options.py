@@ -49,7 +49,10 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option(
-        "--session-api-key", "", "Session API key sent on connect and REST calls (masked; never logged).", secret=True
+        "--session-api-key",
+        "",
+        "Session API key sent on connect and REST calls (never logged, not in the web UI).",
+        secret=True,
     ),
     Option("--key-via", "query", "How the session key is sent on the socket.", choices=("query", "header", "cookie")),
     Option("--providers", "", "Comma-separated providers_set sent on connect (e.g. github,gitlab)."),
@@ -106,7 +109,9 @@ def add_options(parser: Any) -> None:
         else:
             kwargs.update(type=str, default=opt.default, choices=opt.choices)
         if opt.secret:
-            kwargs["is_secret"] = True
+            # Locust embeds a secret option's value in the web UI page (masked only in the form), so the key
+            # stays out of the UI: it comes from the command line, LOCUST_SESSION_API_KEY or locust.conf.
+            kwargs["include_in_web_ui"] = False
         parser.add_argument(opt.flag, **kwargs)
 
 

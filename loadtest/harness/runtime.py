@@ -32,6 +32,7 @@ from loadtest.harness.pacing import PhaseAllocator
 from loadtest.harness.runlog import RunLog
 from loadtest.harness.slo import BreachTracker, SloResult, evaluate
 from loadtest.harness.timeline import Assembler, Slice, line_from_slice, window
+from loadtest.harness.webui import install_web_ui
 
 __all__ = ["EXIT_SLO", "PACE_MESSAGE", "Runtime", "install", "runtime_for"]
 
@@ -426,6 +427,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         runner.register_message(FINAL_MESSAGE, lambda environment, msg, **_: rt.on_slices(msg.node_id, msg.data))
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         return  # a worker gets the master's options with each spawn
+    install_web_ui(environment, rt)
     headless = bool(getattr(environment.parsed_options, "headless", False))
     try:
         rt.settings = rt.read_settings(need_host=headless)

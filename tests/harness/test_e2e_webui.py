@@ -63,6 +63,13 @@ def test_web_ui_form_run_and_stop(tmp_path: Path) -> None:
             assert started["success"], started
             timeline = folder / "timeline.jsonl"
             assert _until(lambda: timeline.exists() and len(timeline.read_text().splitlines()) >= 2, 15)
+            stats = json.loads(_get(base + "/stats/requests"))
+            (ours,) = [e for e in stats["extended_stats"] if e["key"] == "socketio"]
+            names = {row["name"] for row in ours["data"]}
+            assert {"connect", "echo", "turn", "actions", "events", "gaps"} <= names, names
+            assert "Metric or counter" in page and "/loadtest/socketio.csv" in page
+            assert _get(base + "/loadtest/socketio.csv").startswith("name,count,failures,p50")
+            assert json.loads(_get(base + "/loadtest/timeline.json"))[-1]["counters"]["events"] >= 0
             _post(base + "/stop")
             run_json = folder / "run.json"
             assert _until(lambda: json.loads(run_json.read_text()).get("ended_at"), 15)

@@ -1,0 +1,26 @@
+"""The Socket.IO tab's rows, from merged timeline data."""
+
+from __future__ import annotations
+
+from loadtest.harness.timeline import Slice
+from loadtest.harness.webui import COLUMNS, table_rows
+
+
+def test_rows_per_metric_then_counters() -> None:
+    total, recent = Slice(0), Slice(0)
+    for v in (10.0, 20.0, 30.0):
+        total.record("echo", v)
+    recent.record("echo", 30.0)
+    total.record("echo_co", 40.0)
+    total.count("failures.echo", 2)
+    total.count("throttled.http_429", 4)
+    total.count("gaps", 1)
+    rows = table_rows(total, recent)
+    by_name = {r["name"]: r for r in rows}
+    assert [r["name"] for r in rows[:2]] == ["echo", "echo_co"]
+    echo = by_name["echo"]
+    assert echo["count"] == 3 and echo["failures"] == 2 and echo["recent_p95"] == "30.0"
+    assert float(echo["p50"]) == __import__("pytest").approx(20.0, rel=0.01)
+    assert by_name["echo_co"]["failures"] == ""
+    assert by_name["throttled.http_429"]["count"] == 4 and by_name["gaps"]["count"] == 1
+    assert {k for k, _ in COLUMNS} >= {"name", "count", "p95"}

@@ -95,3 +95,23 @@ def test_idle_users_hold_n_conversations(tmp_path: Path) -> None:
     assert max(line["gauges"]["conversations"] for line in lines) == n
     assert sum(line["counters"]["actions"] for line in lines) == 0
     assert run["profile"] == ["IdleUser"]
+
+
+def test_users_join_conversations_from_a_file(tmp_path: Path) -> None:
+    from loadtest.openhands import RestClient
+
+    with ReferenceServer("--max-conversations", "0", "--no-http-limit") as server:
+        rest = RestClient(server.url)
+        ids = [rest.create_conversation().body["conversation_id"] for _ in range(3)]
+        before = server.metrics()["loadtest_conversations_created_total"]
+        id_file = tmp_path / "ids.txt"
+        id_file.write_text("\n".join(ids) + "\n")
+        r = run_locust(
+            server.url, tmp_path / "j", "--conversation-ids", str(id_file), "IdleUser", users=3, run_time="3s"
+        )
+        after = server.metrics()["loadtest_conversations_created_total"]
+    assert r.rc == 0, r.output[-3000:]
+    assert after == before == 3  # joined, none created
+    assert "rest_create" not in r.total().hists and r.counter("connects") == 3
+    assert max(line["gauges"]["sockets"] for line in r.lines) == 3
+    assert r.run["settings"]["conversation_ids"] == 3  # a count: the ids themselves stay out of run.json

@@ -112,3 +112,17 @@ def test_seconds_roll_with_gauges_and_health() -> None:
     slices, through = rec.take_closed()
     assert [s.second for s in slices] == [1001] and through == 1001
     assert rec.totals == {"events": 3, "bytes": 160}
+
+
+def test_bottleneck_warning_needs_a_sustained_problem_and_is_rate_limited(caplog: Any) -> None:
+    from loadtest.harness.health import BottleneckWarning
+
+    w = BottleneckWarning(lag_limit_ms=50.0, sustain=3, every=30.0)
+    assert not w.update(0, 80.0, 10.0) and not w.update(1, 80.0, 10.0)
+    assert not w.update(2, 10.0, 10.0)  # a good second resets it
+    assert not w.update(3, 10.0, 95.0) and not w.update(4, 60.0, 10.0)
+    with caplog.at_level("WARNING"):
+        assert w.update(5, 60.0, 10.0)
+    assert "load generator is the bottleneck" in caplog.text and "--processes" in caplog.text
+    assert not w.update(6, 90.0, 99.0)  # at most one warning per 30 s
+    assert w.update(40, 90.0, 99.0) and w.warnings == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from loadtest.harness.timeline import Slice
 from loadtest.harness.webui import COLUMNS, table_rows
 
@@ -20,7 +22,7 @@ def test_rows_per_metric_then_counters() -> None:
     assert [r["name"] for r in rows[:2]] == ["echo", "echo_co"]
     echo = by_name["echo"]
     assert echo["count"] == 3 and echo["failures"] == 2 and echo["recent_p95"] == "30.0"
-    assert float(echo["p50"]) == __import__("pytest").approx(20.0, rel=0.01)
+    assert float(echo["p50"]) == pytest.approx(20.0, rel=0.01)
     assert by_name["echo_co"]["failures"] == ""
     assert by_name["throttled.http_429"]["count"] == 4 and by_name["gaps"]["count"] == 1
     assert {k for k, _ in COLUMNS} >= {"name", "count", "p95"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.locustrun import run_locust
+from tests.harness.locustrun import LocustRun, run_locust
 from tests.support.procs import ReferenceServer
 
 pytestmark = pytest.mark.slow
@@ -23,26 +23,39 @@ def _server() -> ReferenceServer:
     )  # fmt: skip
 
 
-def test_chat_latencies_agree_with_injected_delays(tmp_path: Path) -> None:
+def _latency_errors(tmp_path: Path, attempt: int) -> tuple[list[str], LocustRun]:
     with _server() as server:
-        r = run_locust(server.url, tmp_path / "run", "--think-time", "50ms", "ChatUser", users=3, run_time="4s")
+        r = run_locust(
+            server.url, tmp_path / f"run{attempt}", "--think-time", "50ms", "ChatUser", users=3, run_time="4s"
+        )
     assert r.rc == 0, r.output[-3000:]
-    assert r.counter("turns") >= 20 and r.counter("actions") >= r.counter("turns")
     # The echo's excess over the injected delay is the loopback round trip plus both processes' scheduling:
     # small, but on a loaded 2-core machine it alone can exceed 2 ms. The server schedules every later
     # event of the turn from the echo on an absolute clock, so after removing that one offset each p50
     # must match the injected delays within 2 ms.
     offset = r.p50("echo") - ECHO_MS
-    assert 0.0 <= offset <= 10.0, offset
+    errors = [] if 0.0 <= offset <= 10.0 else [f"echo offset {offset:.2f} ms"]
     for metric, expected in EXPECTED.items():
-        assert abs(r.p50(metric) - offset - expected) <= 2.0, (metric, r.p50(metric), expected, offset)
-    gaps = r.total().hists["event_gap"]
-    assert abs((gaps.percentile(50) or 0) - EVENT_MS) <= 2.0
+        if abs(r.p50(metric) - offset - expected) > 2.0:
+            errors.append(f"{metric} p50 {r.p50(metric):.2f} ms, expected {expected} + {offset:.2f}")
+    gap = r.total().hists["event_gap"].percentile(50) or 0.0
+    if abs(gap - EVENT_MS) > 2.0:
+        errors.append(f"event_gap p50 {gap:.2f} ms")
+    return errors, r
+
+
+def test_chat_latencies_agree_with_injected_delays(tmp_path: Path) -> None:
+    # one retry: a timing check on a machine shared with other jobs may meet a burst of CPU contention
+    errors, r = _latency_errors(tmp_path, 1)
+    if errors:
+        errors, r = _latency_errors(tmp_path, 2)
+    assert not errors, errors
+    assert r.counter("turns") >= 20 and r.counter("actions") >= r.counter("turns")
     assert r.counter("gaps") == 0 and r.counter("duplicates") == 0
     assert r.run["exit_code"] == 0 and r.run["verdict"] == "pass" and r.run["ended_at"]
     assert r.run["profile"] == ["ChatUser"] and r.run["settings"]["think_time"] == [0.05, 0.05]
     assert [line["t"] for line in r.lines] == list(range(len(r.lines)))  # one line per second, none missing
-    assert "socketio  turn" in r.output or "turn" in r.output
+    assert "socketio  turn" in r.output and "socketio  echo" in r.output
 
 
 def test_slo_gate_exit_codes_and_run_json(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--step-duration", "30s", "Default duration of a shape step."),
     Option("--step-spawn-rate", "10", "Users started per second when a step changes the user count."),
     Option("--step-warmup", "5s", "Start of each search step left out of its verdict (at most half the step)."),
-    Option("--throttle-users", "10", "Paced users held by ThrottleSearchShape."),
+    Option("--throttle-users", "0", "Paced users held by ThrottleSearchShape (0 = the -u user count)."),
     Option(
         "--throttle-threshold", "1%", "ThrottleSearchShape stops when throttle signals exceed this share of actions."
     ),

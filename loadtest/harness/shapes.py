@@ -5,7 +5,7 @@ defaults to ``--step-duration``). ``StepShape`` holds each user count for its du
 ``RampShape`` moves linearly from the previous count (0 at first) to each count over its duration,
 ``SpikeShape`` jumps between counts within one second, ``CapacitySearchShape`` steps users up and
 stops after the first step whose SLOs fail (recording the last good step) and ``ThrottleSearchShape``
-holds ``--throttle-users`` paced users and steps their total offered action rate (the step values)
+holds ``--throttle-users`` (default ``-u``) paced users and steps their total offered action rate (the step values)
 until throttle signals exceed ``--throttle-threshold`` of the actions (recording the onset).
 """
 
@@ -333,7 +333,7 @@ class CapacitySearchShape(_SearchShape):
 
 
 class ThrottleSearchShape(_SearchShape):
-    """Hold ``--throttle-users`` paced users and raise their total offered action rate step by step.
+    """Hold ``--throttle-users`` (default: ``-u``) paced users and raise their total offered action rate step by step.
 
     Each ``--shape-steps`` value is a total rate (actions/s); a step fails when throttle signals
     exceed ``--throttle-threshold`` of the actions sent in it. The onset (the first failing rate,
@@ -363,11 +363,13 @@ class ThrottleSearchShape(_SearchShape):
             self._end()
             return None
         s = self._settings()
+        opts = self.runner.environment.parsed_options if self.runner else None
+        users = s.throttle_users or int(getattr(opts, "num_users", None) or 1)
         rate = search.steps[index].value
         if rt.offered_rate != rate:
-            rt.set_offered_rate(rate, s.throttle_users)
-        rt.begin_step(index, s.throttle_users, rate)
-        return s.throttle_users, s.step_spawn_rate
+            rt.set_offered_rate(rate, users)
+        rt.begin_step(index, users, rate)
+        return users, s.step_spawn_rate
 
     def _record(self, search: StepSearch) -> None:
         rt = self._runtime()

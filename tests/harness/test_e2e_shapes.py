@@ -18,7 +18,7 @@ def test_throttle_search_finds_the_per_connection_action_limit(tmp_path: Path) -
     with ReferenceServer(*opts) as server:
         r = run_locust(
             server.url, tmp_path / "t", "--shape", "throttle", "--shape-steps", "2,6,12", "--step-duration", "3s",
-            "--step-warmup", "1s", "--throttle-users", "3", "PacedUser", run_time="", timeout=40,
+            "--step-warmup", "1s", "PacedUser", users=3, run_time="", timeout=40,
         )  # fmt: skip
     onset = r.run["throttle_onset"]
     assert onset is not None, r.output[-3000:]

@@ -149,10 +149,15 @@ class StepSearch:
     seconds), then moves on or stops.
     """
 
-    def __init__(self, steps: Sequence[Step], *, warmup: float, max_wait: float = 10.0) -> None:
+    def __init__(
+        self, steps: Sequence[Step], *, warmup: float, max_wait: float = 10.0, max_settle: float = 60.0
+    ) -> None:
         self.steps = tuple(steps)
         self.warmup = warmup
         self.max_wait = max_wait
+        self.max_settle = max_settle
+        self.settling_since: float | None = None
+        self.settled_index = -1
         self.index = 0
         self.step_start = 0.0
         self.last_good: int | None = None
@@ -166,10 +171,24 @@ class StepSearch:
         skip = min(self.warmup, step.duration / 2)
         return self.step_start + skip, self.step_start + step.duration
 
-    def advance(self, t: float, evaluate: Evaluator) -> int | None:
-        """The step index to apply at run time ``t``, or None when the search is over."""
+    def advance(self, t: float, evaluate: Evaluator, settled: bool = True) -> int | None:
+        """The step index to apply at run time ``t``, or None when the search is over.
+
+        ``settled`` is False while the step's load is still being put in place (users spawning): the
+        step's clock starts only once it is, for at most ``max_settle`` seconds of waiting.
+        """
         if self.done:
             return None
+        if self.settled_index != self.index:
+            if not settled:
+                if self.settling_since is None:
+                    self.settling_since = t
+                if t - self.settling_since < self.max_settle:
+                    return self.index
+            if self.settling_since is not None:
+                self.step_start = t  # the step's clock starts now that its load is in place
+            self.settling_since = None
+            self.settled_index = self.index
         step = self.steps[self.index]
         end = self.step_start + step.duration
         if t < end:
@@ -201,6 +220,7 @@ class StepSearch:
 
 #: Objectives a capacity search uses when no --slo is given.
 DEFAULT_CAPACITY_SLOS = ("connect.fail_ratio<1%", "turn.fail_ratio<1%", "throttled.ratio<1%")
+SETTLE_GRACE = 5.0  # seconds after spawning a search step waits at most for its users to connect
 
 
 class HarnessShape(LoadTestShape):
@@ -278,6 +298,21 @@ class _SearchShape(HarnessShape):
     def _record(self, search: StepSearch) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    _spawned: tuple[int, float] | None = None
+
+    def _settled(self, users: int) -> bool:
+        """The step's users are running and connected (or have had 5 s to connect: a refusing server is data)."""
+        runner = self.runner
+        if runner is None or runner.user_count < users:
+            return False
+        now = self.get_run_time()
+        if self._spawned is None or self._spawned[0] != users:
+            self._spawned = (users, now)
+        rt = self._runtime()
+        latest = rt.history[-1] if rt.history else None
+        connected = latest is not None and latest.gauges.get("sockets", 0) >= users
+        return connected or now - self._spawned[1] >= SETTLE_GRACE
+
     def _search(self) -> StepSearch:
         if self.search is None:
             s = self._settings()
@@ -306,7 +341,8 @@ class CapacitySearchShape(_SearchShape):
 
     def tick(self) -> tuple[int, float] | None:
         search = self._search()
-        index = search.advance(self.get_run_time(), self._judge)
+        target = round(search.steps[search.index].value)
+        index = search.advance(self.get_run_time(), self._judge, settled=self._settled(target))
         if index is None:
             self._record(search)
             self._end()
@@ -356,15 +392,15 @@ class ThrottleSearchShape(_SearchShape):
 
     def tick(self) -> tuple[int, float] | None:
         search = self._search()
-        index = search.advance(self.get_run_time(), self._judge)
+        s = self._settings()
+        opts = self.runner.environment.parsed_options if self.runner else None
+        users = s.throttle_users or int(getattr(opts, "num_users", None) or 1)
+        index = search.advance(self.get_run_time(), self._judge, settled=self._settled(users))
         rt = self._runtime()
         if index is None:
             self._record(search)
             self._end()
             return None
-        s = self._settings()
-        opts = self.runner.environment.parsed_options if self.runner else None
-        users = s.throttle_users or int(getattr(opts, "num_users", None) or 1)
         rate = search.steps[index].value
         if rt.offered_rate != rate:
             rt.set_offered_rate(rate, users)

@@ -94,3 +94,23 @@ def test_step_search_gives_up_waiting_after_max_wait() -> None:
     results = [search.advance(float(t), lambda s, e: None) for t in range(20)]
     assert results[12] == 0 and results[13] is None
     assert search.outcome().first_bad == 0
+
+
+def test_step_search_clock_starts_once_the_load_is_in_place() -> None:
+    search = StepSearch(parse_steps("10,20", 10.0), warmup=0.0, max_settle=30.0)
+    judged: list[tuple[float, float]] = []
+
+    def evaluate(start: float, end: float) -> tuple[bool, dict[str, object]]:
+        judged.append((start, end))
+        return True, {}
+
+    for t in range(5):  # users still spawning
+        assert search.advance(float(t), evaluate, settled=False) == 0
+    for t in range(5, 15):
+        assert search.advance(float(t), evaluate, settled=True) == 0
+    assert search.advance(15.0, evaluate, settled=True) == 1
+    assert judged == [(5.0, 15.0)]
+    # a load that never settles does not hold the search forever
+    stuck = StepSearch(parse_steps("10", 5.0), warmup=0.0, max_settle=3.0)
+    results = [stuck.advance(float(t), evaluate, settled=False) for t in range(12)]
+    assert results[-1] is None

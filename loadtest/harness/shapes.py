@@ -414,7 +414,6 @@ class ThrottleSearchShape(_SearchShape):
         out = search.outcome()
         onset = None
         if out.first_bad is not None:
-            start = step_starts(search.steps)[out.first_bad]
             first_bad_step = next(s for s in rt.steps if s["index"] == out.first_bad)
             at = next(
                 (
@@ -429,7 +428,7 @@ class ThrottleSearchShape(_SearchShape):
                 "signal": out.detail.get("signal"),
                 "at_s": at,
                 "throttle_ratio": out.detail.get("throttle_ratio"),
-                "planned_start_s": start,
+                "step_start_s": first_bad_step["start_t"],
             }
         rt.runlog.run["throttle_onset"] = onset
         rt.runlog.run["throttle_search"] = search.verdicts

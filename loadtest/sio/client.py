@@ -50,6 +50,8 @@ class SocketIOClient:
         on_disconnect: called once with the reason when an established connection closes.
         namespace: the Socket.IO namespace, "/" by default.
         max_frame_bytes: the largest message accepted from the server.
+        deflate: offer WebSocket permessage-deflate (servers may require it; it costs CPU and, once the first
+            compressed message arrives, about 40 KiB of inflater state per connection). Off by default.
     """
 
     __slots__ = (
@@ -74,6 +76,7 @@ class SocketIOClient:
         "_upgraded",
         "_waiter",
         "counters",
+        "deflate",
         "disconnect_reason",
         "max_frame_bytes",
         "namespace",
@@ -86,6 +89,7 @@ class SocketIOClient:
         namespace: str = "/",
         *,
         max_frame_bytes: int = P.MAX_FRAME_BYTES,
+        deflate: bool = False,
     ) -> None:
         if not namespace.startswith("/"):
             raise ValueError(f"namespace must start with '/': {namespace!r}")
@@ -93,6 +97,7 @@ class SocketIOClient:
         self._on_disconnect = on_disconnect
         self.namespace = namespace
         self.max_frame_bytes = max_frame_bytes
+        self.deflate = deflate
         self.counters = ClientCounters()
         self.disconnect_reason: str | None = None
         self._handlers: dict[str, EventHandler] | None = None
@@ -190,6 +195,7 @@ class SocketIOClient:
                 timeout=timeout,
                 socketio_path=socketio_path,
                 max_frame_bytes=self.max_frame_bytes,
+                deflate=self.deflate,
             )
         except BaseException:
             self._state = _CLOSED

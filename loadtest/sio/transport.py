@@ -1,12 +1,11 @@
 """One WebSocket connection over gevent: open (URL, query, headers, cookies), send frames, one reader greenlet.
 
-The TCP connection is a gevent socket created here and handed to websocket-client
-(`create_connection(..., socket=sock)`), which performs the HTTP upgrade; nothing needs to be monkey-patched.
-A refused upgrade becomes `HandshakeRejected(status, retry_after, body)` from websocket-client's
-`WebSocketBadStatusException`. After the upgrade this module reads and writes RFC 6455 frames itself on the same
-socket: one `recv` fills a 64 KiB buffer that may hold many frames (websocket-client reads every frame with two or
-three `recv` calls), and every frame of a read is stamped with the `time.perf_counter()` taken when that read
-returned. Server frames are never masked; client frames always are.
+The TCP connection is a gevent socket created here; nothing needs to be monkey-patched. The HTTP upgrade is ours
+(`loadtest.sio.upgrade`: one write, 4 KiB reads); a refused upgrade becomes `HandshakeRejected(status,
+retry_after, body)`. After the upgrade this module reads and writes RFC 6455 frames itself: one `recv` fills a
+64 KiB buffer that may hold many frames, and every frame of a read is stamped with the `time.perf_counter()` taken
+when that read returned. Server frames are never masked; client frames always are. With `deflate=True`,
+permessage-deflate is offered and, if the server accepts, compressed messages are inflated (ours go plain).
 
 Per connection there is exactly one greenlet (the reader, a raw greenlet) and no timer: the reader's socket
 read timeout is the ping timeout (Engine.IO ping interval + ping timeout), so a silent server ends the read
@@ -23,7 +22,6 @@ import gevent.socket
 import gevent.ssl
 
 import contextlib
-import email.utils
 import errno
 import ipaddress
 import logging
@@ -35,9 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import websocket
-
-from loadtest.sio.errors import ConnectTimeout, HandshakeRejected, ProtocolError, TransportError
+from loadtest.sio.errors import ConnectTimeout, ProtocolError, SioError, TransportError
+from loadtest.sio.upgrade import Inflater, build_request, parse_retry_after, read_response
 
 __all__ = ["FrameHandler", "WebSocketTransport", "build_url", "parse_retry_after"]
 
@@ -82,26 +79,6 @@ def build_url(
     return ws_url, host, port, tls
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or HTTP date), or None.
-
-    Args:
-        value: the header value.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _mask_frame(opcode: int, payload: bytes) -> bytes:
     n = len(payload)
     if n < 126:
@@ -126,9 +103,21 @@ class WebSocketTransport:
         max_frame_bytes: the largest message accepted from the server.
     """
 
-    __slots__ = ("_closed", "_early", "_frag", "_frag_text", "_lock", "_max", "_on_close", "_on_frame", "_sock")
+    __slots__ = (
+        "_closed",
+        "_early",
+        "_frag",
+        "_frag_text",
+        "_frag_z",
+        "_inflater",
+        "_lock",
+        "_max",
+        "_on_close",
+        "_on_frame",
+        "_sock",
+    )
 
-    def __init__(self, sock: gevent.socket.socket, max_frame_bytes: int) -> None:
+    def __init__(self, sock: gevent.socket.socket, max_frame_bytes: int, deflate: bool = False) -> None:
         self._sock = sock
         self._max = max_frame_bytes
         self._lock = gevent.lock.Semaphore()
@@ -138,6 +127,8 @@ class WebSocketTransport:
         self._frag: list[bytes] | None = None
         self._frag_text = False
         self._early = b""  # bytes read with the upgrade response that already belong to the first frames
+        self._inflater = Inflater(max_frame_bytes) if deflate else None
+        self._frag_z = False
 
     @classmethod
     def open(
@@ -150,6 +141,7 @@ class WebSocketTransport:
         timeout: float = 30.0,
         socketio_path: str = "socket.io",
         max_frame_bytes: int = 16 * 1024 * 1024,
+        deflate: bool = False,
     ) -> WebSocketTransport:
         """Connect over TCP (and TLS), perform the WebSocket upgrade and return the open transport.
 
@@ -161,6 +153,7 @@ class WebSocketTransport:
             timeout: seconds for TCP connect and upgrade together.
             socketio_path: the endpoint path.
             max_frame_bytes: the largest message accepted from the server.
+            deflate: offer permessage-deflate (used only if the server accepts it).
 
         Raises:
             HandshakeRejected: the server answered the upgrade with another status than 101.
@@ -168,6 +161,7 @@ class WebSocketTransport:
             TransportError: anything else that prevented the connection.
         """
         ws_url, host, port, tls = build_url(url, query, socketio_path)
+        target = ws_url[ws_url.index("/", ws_url.index("//") + 2) :]
         deadline = _perf() + timeout
         try:
             sock = _tcp_connect(host, port, timeout)
@@ -177,35 +171,27 @@ class WebSocketTransport:
             raise TransportError(_errno_kind(exc), str(exc)) from exc
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(max(0.001, deadline - _perf()))
             if tls:
                 sock = gevent.ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-            reader = _HandshakeSocket(sock)
-            options: dict[str, Any] = {"socket": reader, "enable_multithread": False, "skip_utf8_validation": True}
-            if headers:
-                options["header"] = [f"{k}: {v}" for k, v in headers.items()]
-            if cookies:
-                options["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-            ws = websocket.create_connection(ws_url, timeout=max(0.001, deadline - _perf()), **options)
-        except websocket.WebSocketBadStatusException as exc:
+            request, key = build_request(host, port, tls, target, headers, cookies, deflate)
+            sock.sendall(request)
+            upgrade = read_response(sock.recv, key, deflate)
+        except SioError:
             _close_quietly(sock)
-            raise _rejected(exc) from exc
-        except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
+            raise
+        except TimeoutError as exc:
             _close_quietly(sock)
             raise ConnectTimeout("transport") from exc
-        except websocket.WebSocketException as exc:
-            _close_quietly(sock)
-            raise TransportError("handshake", str(exc)) from exc
         except OSError as exc:
             _close_quietly(sock)
             raise TransportError(_errno_kind(exc), str(exc)) from exc
-        ws_sock: object = ws.sock
-        if ws_sock is not reader:  # websocket-client followed a redirect on a socket of its own
-            ws.close()
+        except BaseException:
             _close_quietly(sock)
-            raise TransportError("handshake", "redirected")
+            raise
         sock.settimeout(None)
-        transport = cls(sock, max_frame_bytes)
-        transport._early = reader.leftover()
+        transport = cls(sock, max_frame_bytes, upgrade.deflate)
+        transport._early = upgrade.leftover
         return transport
 
     # ----------------------------------------------------------------------------------------- reading
@@ -301,7 +287,9 @@ class WebSocketTransport:
             b1 = data[pos + 1]
             size = b1 & 0x7F
             head = 2
-            if b1 & 0x80 or b0 & 0x70:
+            if (b1 & 0x80 or b0 & 0x70) and (  # masked, or RSV bits other than a deflated first frame
+                b1 & 0x80 or b0 & 0x30 or self._inflater is None or b0 & 0x0F not in (_OP_TEXT, _OP_BINARY)
+            ):
                 raise ProtocolError("bad_ws_frame", data[pos : pos + 2])
             if size == 126:
                 if left < 4:
@@ -325,10 +313,14 @@ class WebSocketTransport:
                 if self._frag is not None:
                     raise ProtocolError("bad_ws_fragment", payload)
                 if b0 & 0x80:
+                    if b0 & 0x40:
+                        assert self._inflater is not None
+                        payload = self._inflater.inflate(payload)
                     self._deliver(opcode == _OP_TEXT, payload, now)
                 else:
                     self._frag = [payload]
                     self._frag_text = opcode == _OP_TEXT
+                    self._frag_z = bool(b0 & 0x40)
             elif opcode == _OP_CONT:
                 if self._frag is None:
                     raise ProtocolError("bad_ws_fragment", payload)
@@ -338,6 +330,9 @@ class WebSocketTransport:
                 if b0 & 0x80:
                     whole = b"".join(self._frag)
                     self._frag = None
+                    if self._frag_z:
+                        assert self._inflater is not None
+                        whole = self._inflater.inflate(whole)
                     self._deliver(self._frag_text, whole, now)
             elif opcode == _OP_PING:
                 self._send_raw(_mask_frame(_OP_PONG, payload))
@@ -402,45 +397,6 @@ class WebSocketTransport:
         _close_quietly(self._sock)
 
 
-class _HandshakeSocket:
-    """Serves websocket-client's one-byte reads of the upgrade response from 4 KiB reads of the real socket."""
-
-    __slots__ = ("_buf", "_pos", "_sock")
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._buf = b""
-        self._pos = 0
-
-    def recv(self, size: int) -> bytes:
-        pos = self._pos
-        buf = self._buf
-        if pos >= len(buf):
-            buf = bytes(self._sock.recv(4096))
-            if not buf:
-                return buf
-            self._buf = buf
-            pos = 0
-        end = pos + size
-        self._pos = end
-        return buf[pos:end]
-
-    def gettimeout(self) -> float | None:
-        # 0 makes websocket-client call recv()/send() directly instead of through a closure per byte; the real
-        # socket below still blocks cooperatively, with the connect timeout.
-        return 0.0
-
-    def settimeout(self, timeout: float | None) -> None:
-        self._sock.settimeout(timeout)
-
-    def leftover(self) -> bytes:
-        """What was read past the upgrade response (the first frames, if the server sent them at once)."""
-        return self._buf[min(self._pos, len(self._buf)) :]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
 def _tcp_connect(host: str, port: int, timeout: float) -> gevent.socket.socket:
     """A TCP connection; numeric addresses skip the resolver (gevent's runs getaddrinfo in a thread pool)."""
     try:
@@ -466,10 +422,3 @@ def _errno_kind(exc: OSError) -> str:
     if exc.errno is not None and exc.errno in errno.errorcode:
         return errno.errorcode[exc.errno].lower()
     return type(exc).__name__.lower()
-
-
-def _rejected(exc: websocket.WebSocketBadStatusException) -> HandshakeRejected:
-    headers = {str(k).lower(): str(v) for k, v in (exc.resp_headers or {}).items()}
-    body = exc.resp_body or b""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    return HandshakeRejected(int(exc.status_code), parse_retry_after(headers.get("retry-after")), text)

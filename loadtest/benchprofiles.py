@@ -31,7 +31,7 @@ PROFILES: dict[str, Profile] = {
             users=20,
             spawn_rate=10,
             run_time_s=30,
-            locust_options=("--think-time", "1"),
+            locust_options=("--think-time", "1s"),
             server_options=("--event-delay-ms", "50"),
         ),
         Profile(
@@ -41,7 +41,7 @@ PROFILES: dict[str, Profile] = {
             users=20,
             spawn_rate=10,
             run_time_s=30,
-            locust_options=("--action-pace", "2"),
+            locust_options=("--action-pace", "2s"),
             server_options=("--event-delay-ms", "20"),
         ),
         Profile(
@@ -51,7 +51,7 @@ PROFILES: dict[str, Profile] = {
             users=20,
             spawn_rate=10,
             run_time_s=30,
-            locust_options=("--reconnect-every", "5"),
+            locust_options=("--reconnect-every", "5s"),
             server_options=("--event-delay-ms", "20"),
         ),
         Profile(
@@ -69,7 +69,7 @@ PROFILES: dict[str, Profile] = {
             users=200,
             spawn_rate=20,
             run_time_s=120,
-            locust_options=("--shape", "capacity", "--shape-steps", "10,20,40,80,160"),
+            locust_options=("--shape", "capacity", "--shape-steps", "10,20,40,80,160", "--step-duration", "20s"),
             server_options=("--event-delay-ms", "50"),
         ),
         Profile(
@@ -79,7 +79,7 @@ PROFILES: dict[str, Profile] = {
             users=20,
             spawn_rate=20,
             run_time_s=60,
-            locust_options=("--shape", "throttle", "--shape-steps", "5,10,20,40,80"),
+            locust_options=("--shape", "throttle", "--shape-steps", "5,10,20,40,80", "--step-duration", "10s"),
             server_options=("--event-delay-ms", "10", "--action-rate", "2"),
         ),
     )

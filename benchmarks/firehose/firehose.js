@@ -12,7 +12,8 @@
 //   oh_user_action  {"action": "message", "args": {"content": ...}} (also legacy oh_action) -> K oh_event to the
 //                   conversation's room, ids dense per conversation: the echo (source user), agent state
 //                   running, K-3 agent events (run, run output, message, ...), agent state awaiting_user_input
-//   bench_turn      (text, ack) the same K events, then an ack (for clients that wait on an ack)
+//   bench_turn      (text, ack) the same K events to this socket only, then an ack (for clients that wait on an
+//                   ack, and for Artillery, whose socketio query is templated once for all virtual users)
 // REST:
 //   POST /api/conversations             {"status":"ok","conversation_id":<hex32>,...}
 //   GET  /api/conversations/<id>        conversation info;  GET .../events -> {"events":[],"has_more":false}
@@ -89,23 +90,24 @@ function agentEvent(conv, i) {
   }
 }
 
-function emitTo(cid, event) {
-  io.to(cid).emit("oh_event", event);
+function emitTo(target, event) {
+  (typeof target === "string" ? io.to(target) : target).emit("oh_event", event);
   stats.events += 1;
 }
 
-function turn(cid, data) {
+// `target` is the conversation id (its room: every socket of the conversation) or one socket.
+function turn(cid, data, target = cid) {
   const conv = conversation(cid);
   const args = (data && data.args) || {};
   const content = typeof args.content === "string" ? args.content : "";
   stats.actions += 1;
-  emitTo(cid, {
+  emitTo(target, {
     id: conv.nextId++, timestamp: stamp(), source: "user", message: content, action: "message",
     args: { content, file_urls: [], image_urls: [], wait_for_response: false, security_risk: -1 },
   });
-  emitTo(cid, stateEvent(conv, "running"));
-  for (let i = 0; i < K - 3; i++) emitTo(cid, agentEvent(conv, i));
-  emitTo(cid, stateEvent(conv, "awaiting_user_input"));
+  emitTo(target, stateEvent(conv, "running"));
+  for (let i = 0; i < K - 3; i++) emitTo(target, agentEvent(conv, i));
+  emitTo(target, stateEvent(conv, "awaiting_user_input"));
 }
 
 function json(res, status, body) {
@@ -192,7 +194,7 @@ io.on("connection", (socket) => {
   socket.on("oh_user_action", (data) => turn(cid, data));
   socket.on("oh_action", (data) => turn(cid, data));
   socket.on("bench_turn", (text, ack) => {
-    turn(cid, { args: { content: String(text) } });
+    turn(cid, { args: { content: String(text) } }, socket);
     if (typeof ack === "function") ack(K);
   });
   socket.on("disconnect", () => {

@@ -7,9 +7,11 @@ retry_after, body)`. After the upgrade this module reads and writes RFC 6455 fra
 when that read returned. Server frames are never masked; client frames always are. With `deflate=True`,
 permessage-deflate is offered and, if the server accepts, compressed messages are inflated (ours go plain).
 
-Per connection there is exactly one greenlet (the reader, a raw greenlet) and no timer: the reader's socket
-read timeout is the ping timeout (Engine.IO ping interval + ping timeout), so a silent server ends the read
-with `ping_timeout`.
+Per connection there is exactly one greenlet (the reader, a raw greenlet) and no timer. The socket has no read
+timeout either (gevent would start and cancel a timer around every `recv`, which cost ~13 % of the client's CPU
+under load): the reader stamps each read, and one process-wide watchdog greenlet (`_Watchdog`) shuts down the
+socket of a connection silent for longer than its read timeout (Engine.IO ping interval + ping timeout), which
+ends the read with `ping_timeout` in the reader itself.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import socket
 import struct
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -104,17 +107,21 @@ class WebSocketTransport:
     """
 
     __slots__ = (
+        "__weakref__",
         "_closed",
+        "_deadline_s",
         "_early",
         "_frag",
         "_frag_text",
         "_frag_z",
         "_inflater",
+        "_last_rx",
         "_lock",
         "_max",
         "_on_close",
         "_on_frame",
         "_sock",
+        "_timed_out",
     )
 
     def __init__(self, sock: gevent.socket.socket, max_frame_bytes: int, deflate: bool = False) -> None:
@@ -129,6 +136,9 @@ class WebSocketTransport:
         self._early = b""  # bytes read with the upgrade response that already belong to the first frames
         self._inflater = Inflater(max_frame_bytes) if deflate else None
         self._frag_z = False
+        self._last_rx = _perf()
+        self._deadline_s: float | None = None
+        self._timed_out = False
 
     @classmethod
     def open(
@@ -214,8 +224,22 @@ class WebSocketTransport:
         Args:
             seconds: the timeout, or None for none.
         """
-        if not self._closed:
-            self._sock.settimeout(seconds)
+        if self._closed:
+            return
+        self._deadline_s = seconds
+        self._last_rx = _perf()
+        if seconds is None:
+            _WATCHDOG.discard(self)
+        else:
+            _WATCHDOG.add(self, seconds)
+
+    def _silent_for_too_long(self) -> None:
+        """Called by the watchdog: wake the reader with EOF; it ends with ``ping_timeout``."""
+        if self._closed:
+            return
+        self._timed_out = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     @property
     def closed(self) -> bool:
@@ -238,7 +262,7 @@ class WebSocketTransport:
                     data = recv(RECV_SIZE)
                     if not data:
                         break
-                now = _perf()
+                now = self._last_rx = _perf()
                 if chunks:
                     chunks.append(data)
                     have += len(data)
@@ -270,7 +294,10 @@ class WebSocketTransport:
     def _end(self, reason: str, error: BaseException | None = None) -> None:
         if self._closed:
             return
+        if self._timed_out and reason in ("transport_close", "transport_error"):
+            reason, error = "ping_timeout", None
         self._closed = True
+        _WATCHDOG.discard(self)
         _close_quietly(self._sock)
         if self._on_close is not None:
             self._on_close(reason, error)
@@ -279,6 +306,8 @@ class WebSocketTransport:
         """Deliver every complete frame in `data`; return (end of the last complete frame, bytes needed next)."""
         pos = 0
         n = len(data)
+        on_frame = self._on_frame
+        assert on_frame is not None
         while True:
             left = n - pos
             if left < 2:
@@ -316,7 +345,7 @@ class WebSocketTransport:
                     if b0 & 0x40:
                         assert self._inflater is not None
                         payload = self._inflater.inflate(payload)
-                    self._deliver(opcode == _OP_TEXT, payload, now)
+                    on_frame(opcode == _OP_TEXT, payload, now)
                 else:
                     self._frag = [payload]
                     self._frag_text = opcode == _OP_TEXT
@@ -379,6 +408,7 @@ class WebSocketTransport:
         if self._closed:
             return
         self._closed = True
+        _WATCHDOG.discard(self)
         try:
             if not self._lock.locked():
                 self._sock.settimeout(1.0)
@@ -392,9 +422,50 @@ class WebSocketTransport:
         if self._closed:
             return
         self._closed = True
+        _WATCHDOG.discard(self)
         with contextlib.suppress(OSError):
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
         _close_quietly(self._sock)
+
+
+class _Watchdog:
+    """One greenlet for the whole process that ends connections silent for longer than their read timeout.
+
+    It wakes every `period` seconds (a quarter of the shortest timeout registered, within 50 ms..1 s), so a
+    timeout fires between 1 and 1.25 times its nominal value; it exits when no connection is registered.
+    """
+
+    def __init__(self) -> None:
+        self._watched: weakref.WeakSet[WebSocketTransport] = weakref.WeakSet()
+        self._period = 1.0
+        self._running = False
+
+    def add(self, transport: WebSocketTransport, seconds: float) -> None:
+        self._watched.add(transport)
+        self._period = min(self._period, max(0.05, seconds / 4))
+        if not self._running:
+            self._running = True
+            gevent.spawn_raw(self._run)
+
+    def discard(self, transport: WebSocketTransport) -> None:
+        self._watched.discard(transport)
+
+    def _run(self) -> None:
+        try:
+            while self._watched:
+                gevent.sleep(self._period)
+                now = _perf()
+                for t in list(self._watched):
+                    limit = t._deadline_s
+                    if limit is not None and now - t._last_rx > limit:
+                        self._watched.discard(t)
+                        t._silent_for_too_long()
+        finally:
+            self._running = False
+            self._period = 1.0
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _tcp_connect(host: str, port: int, timeout: float) -> gevent.socket.socket:

@@ -237,3 +237,19 @@ def test_deflate_interop_with_the_reference_server(compressing_server: Reference
         client.disconnect()
     assert results[True][0] and not results[False][0]  # negotiated (and used) only when offered
     assert results[True][1:] == results[False][1:]  # same events, same (inflated) sizes
+
+
+def test_no_socket_timeout_after_connect_and_a_silent_connection_still_times_out() -> None:
+    def script(conn: Conn) -> None:
+        conn.send(text('0{"sid":"f","upgrades":[],"pingInterval":100,"pingTimeout":100,"maxPayload":1000}'))
+        conn.read_text()
+        conn.send(text('40{"sid":"ns"}'))
+        hold(conn, 3.0)  # never pings
+
+    with RawServer(_switching(), script) as server:
+        rec = Recorder()
+        client = rec.make()
+        client.connect(server.url, timeout=10)
+        transport: Any = client._transport  # gevent would start a timer per recv
+        assert transport._sock.gettimeout() is None
+        assert wait_for(lambda: rec.reasons == ["ping_timeout"], timeout=5)

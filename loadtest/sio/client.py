@@ -153,6 +153,7 @@ class SocketIOClient:
         auth: Any = None,
         timeout: float = 30.0,
         socketio_path: str = "socket.io",
+        source_address: str | None = None,
     ) -> ConnectInfo:
         """Open the WebSocket, complete the Engine.IO handshake and connect the namespace.
 
@@ -167,6 +168,7 @@ class SocketIOClient:
             auth: the CONNECT payload; None sends a bare CONNECT (what OpenHands requires).
             timeout: seconds for the whole connect, handshake to CONNECT ack.
             socketio_path: the Engine.IO endpoint path.
+            source_address: local IP address to connect from (bound before connecting), None for the default.
 
         Raises:
             HandshakeRejected: the upgrade got another HTTP status than 101 (e.g. 429 with `retry_after`).
@@ -196,6 +198,7 @@ class SocketIOClient:
                 socketio_path=socketio_path,
                 max_frame_bytes=self.max_frame_bytes,
                 deflate=self.deflate,
+                source_address=source_address,
             )
         except BaseException:
             self._state = _CLOSED

@@ -152,6 +152,7 @@ class WebSocketTransport:
         socketio_path: str = "socket.io",
         max_frame_bytes: int = 16 * 1024 * 1024,
         deflate: bool = False,
+        source_address: str | None = None,
     ) -> WebSocketTransport:
         """Connect over TCP (and TLS), perform the WebSocket upgrade and return the open transport.
 
@@ -164,6 +165,7 @@ class WebSocketTransport:
             socketio_path: the endpoint path.
             max_frame_bytes: the largest message accepted from the server.
             deflate: offer permessage-deflate (used only if the server accepts it).
+            source_address: local IP address to bind before connecting (e.g. 127.0.0.2), None for the default.
 
         Raises:
             HandshakeRejected: the server answered the upgrade with another status than 101.
@@ -174,7 +176,7 @@ class WebSocketTransport:
         target = ws_url[ws_url.index("/", ws_url.index("//") + 2) :]
         deadline = _perf() + timeout
         try:
-            sock = _tcp_connect(host, port, timeout)
+            sock = _tcp_connect(host, port, timeout, source_address)
         except TimeoutError as exc:
             raise ConnectTimeout("transport") from exc
         except OSError as exc:
@@ -468,15 +470,21 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-def _tcp_connect(host: str, port: int, timeout: float) -> gevent.socket.socket:
-    """A TCP connection; numeric addresses skip the resolver (gevent's runs getaddrinfo in a thread pool)."""
+def _tcp_connect(host: str, port: int, timeout: float, source_address: str | None = None) -> gevent.socket.socket:
+    """A TCP connection; numeric addresses skip the resolver (gevent's runs getaddrinfo in a thread pool).
+
+    With `source_address` the socket is bound to that local address (port chosen by the kernel) first.
+    """
     try:
         family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
     except ValueError:
-        return gevent.socket.create_connection((host, port), timeout=timeout)
+        source = (source_address, 0) if source_address else None
+        return gevent.socket.create_connection((host, port), timeout=timeout, source_address=source)
     sock = gevent.socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
+        if source_address:
+            sock.bind((source_address, 0))
         sock.connect((host, port))
     except BaseException:
         sock.close()

@@ -1,10 +1,31 @@
-"""A "Socket.IO" tab in Locust's web UI, fed from the merged timeline (not from Locust's rounded stats).
+"""Our tabs in Locust's web UI: "Conversations" (live figures) and "Report" (live plots), plus routes.
 
-Locust's extension points only (``template_args`` ``extended_tabs``/``extended_tables``/
-``extended_csv_files``, and ``extended_stats`` added to ``/stats/requests``): one table with, per metric,
-count, failures and percentiles over the whole run and over the last 10 s, then the integrity,
-throttle and disconnect counters. ``/loadtest/socketio.csv`` downloads it and
-``/loadtest/timeline.json`` returns the last timeline lines for scripts.
+Locust's own extension points only (``examples/extend_web_ui.py``):
+
+- ``template_args`` ``extended_tabs`` / ``extended_tables`` / ``extended_csv_files``, and
+  ``extended_stats`` added to Locust's ``/stats/requests`` answer with ``after_request``: the React
+  UI polls that route every 2 s during a run and shows the rows of the selected extended tab. The
+  "Conversations" table (:mod:`loadtest.harness.webui_tables`) is built from the writer's merged
+  timeline (on a master: every worker's seconds merged), never from Locust's rounded statistics.
+- Flask routes on ``environment.web_ui.app``:
+
+  ========================== =====================================================================
+  ``/loadtest/summary``      the live ``summary.json`` (DESIGN §6), built by the report package
+  ``/loadtest/report.json``  state of the live plots (what the Report tab shows)
+  ``/loadtest/report/<n>.png`` one live plot
+  ``/loadtest/report.html``  the run folder's ``report.html``, once the run has stopped
+  ``/loadtest/socketio.csv`` the flat per-metric table as CSV
+  ``/loadtest/timeline.json`` the last 60 timeline lines
+  ``/loadtest/webui.js``     the Report tab's script (:mod:`loadtest.harness.webui_js`)
+  ========================== =====================================================================
+
+An extended tab can only hold a table, so the Report tab's images come from that small script,
+which ``after_request`` adds to Locust's index page.
+
+The session key is not a field of the start form: Locust 2.47 puts every web-UI option's current
+value into the page (``ui_extra_args_dict`` re-parses the command line and the environment, and
+``index.html`` embeds ``template_args|tojson``); ``is_secret`` only masks the input box. The key
+would be readable in the page source, so ``options.py`` registers it with ``include_in_web_ui=False``.
 """
 
 from __future__ import annotations
@@ -14,13 +35,19 @@ import io
 import json
 from typing import Any
 
-from flask import Response, make_response, request
+from flask import Response, abort, make_response, request, send_file
 
+from loadtest.harness.slo import evaluate
 from loadtest.harness.timeline import Slice, line_from_slice, window
+from loadtest.harness.webui_js import WEBUI_JS
+from loadtest.harness.webui_live import LiveReport
+from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows, fmt_ms
 
-__all__ = ["COLUMNS", "install_web_ui", "table_rows"]
+__all__ = ["COLUMNS", "CONVERSATIONS_KEY", "REPORT_KEY", "install_web_ui", "live_rows", "table_rows"]
 
-TAB_KEY = "socketio"
+CONVERSATIONS_KEY = "conversations"
+REPORT_KEY = "report"
+SOCKETIO_KEY = "socketio"  # the flat table of the CSV, still in /stats/requests for scripts
 COLUMNS = (
     ("name", "Metric or counter"),
     ("count", "Count"),
@@ -32,14 +59,11 @@ COLUMNS = (
     ("recent_p95", "p95 ms (last 10 s)"),
 )
 RECENT_SECONDS = 10
-
-
-def _ms(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
+SCRIPT_TAG = '<script src="/loadtest/webui.js" defer></script>'
 
 
 def table_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
-    """The tab's rows: one per latency metric, then the integrity/throttle/disconnect counters."""
+    """The flat table (CSV): one row per latency metric, then the integrity/throttle/disconnect counters."""
     rows: list[dict[str, Any]] = []
     for name in sorted(total.hists):
         h = total.hists[name]
@@ -50,11 +74,11 @@ def table_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
                 "safe_name": name,
                 "count": h.count,
                 "failures": total.counter(f"failures.{name.removesuffix('_co')}") if not name.endswith("_co") else "",
-                "p50": _ms(h.percentile(50)),
-                "p95": _ms(h.percentile(95)),
-                "p99": _ms(h.percentile(99)),
-                "max": _ms(h.max if h.count else None),
-                "recent_p95": _ms(r.percentile(95) if r is not None else None),
+                "p50": fmt_ms(h.percentile(50)),
+                "p95": fmt_ms(h.percentile(95)),
+                "p99": fmt_ms(h.percentile(99)),
+                "max": fmt_ms(h.max if h.count else None),
+                "recent_p95": fmt_ms(r.percentile(95) if r is not None else None),
             }
         )
     counters = ["actions", "events", "gaps", "duplicates", "out_of_order", "reconnects", "dropped_actions"]
@@ -65,39 +89,133 @@ def table_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
     return rows
 
 
+def live_rows(runtime: Any) -> list[dict[str, Any]]:
+    """The Conversations tab's rows for ``runtime`` now (whole run, last 10 s, newest gauges, SLOs)."""
+    history = list(runtime.history)
+    recent = window(history[-RECENT_SECONDS:])
+    latest = history[-1].gauges if history else {}
+    settings = runtime.settings
+    slo = evaluate(settings.slos, runtime.total) if settings is not None and runtime.runlog is not None else None
+    workers = len(history[-1].health) if history else 1
+    return conversation_rows(runtime.total, recent, latest, slo, workers=workers)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    resp = make_response(json.dumps(data), status)
+    resp.headers["Content-Type"] = "application/json"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _report_note(*, skipped: bool, finished: bool) -> str:
+    if skipped:
+        return "report.html: not built (--skip-report)"
+    return "report.html: being built…" if finished else "report.html: ready to download when the run stops"
+
+
 def install_web_ui(environment: Any, runtime: Any) -> None:
-    """Add the tab, the CSV download and the timeline route to ``environment.web_ui`` (if there is one)."""
+    """Add our tabs, downloads and routes to ``environment.web_ui`` (if there is one)."""
     web_ui = environment.web_ui
     if web_ui is None:
         return
-    web_ui.template_args["extended_tabs"] = [{"title": "Socket.IO", "key": TAB_KEY}]
+    live = LiveReport(runtime)
+    web_ui.template_args["extended_tabs"] = [
+        {"title": "Conversations", "key": CONVERSATIONS_KEY},
+        {"title": "Report", "key": REPORT_KEY},
+    ]
     web_ui.template_args["extended_tables"] = [
-        {"key": TAB_KEY, "structure": [{"key": k, "title": t} for k, t in COLUMNS]}
+        {"key": CONVERSATIONS_KEY, "structure": [{"key": k, "title": t} for k, t in CONVERSATION_COLUMNS]},
     ]
     web_ui.template_args["extended_csv_files"] = [
-        {"href": "/loadtest/socketio.csv", "title": "Download Socket.IO statistics CSV (merged timeline)"}
+        {"href": "/loadtest/socketio.csv", "title": "Download Socket.IO statistics CSV (merged timeline)"},
+        {"href": "/loadtest/summary", "title": "Download the live summary.json"},
     ]
 
-    def rows() -> list[dict[str, Any]]:
+    def flat_rows() -> list[dict[str, Any]]:
         history = list(runtime.history)
         return table_rows(runtime.total, window(history[-RECENT_SECONDS:]))
 
     @web_ui.app.after_request
-    def add_socketio_stats(response: Response) -> Response:
-        if not request.path.endswith("/stats/requests") or response.status_code != 200:
+    def extend_locust_pages(response: Response) -> Response:
+        if response.status_code != 200:
             return response
-        data = response.get_json(silent=True)
-        if isinstance(data, dict):
-            data["extended_stats"] = [{"key": TAB_KEY, "data": rows()}]
-            response.set_data(json.dumps(data))
+        if request.path.endswith("/stats/requests"):
+            data = response.get_json(silent=True)
+            if isinstance(data, dict):
+                data["extended_stats"] = [
+                    {"key": CONVERSATIONS_KEY, "data": live_rows(runtime)},
+                    {"key": SOCKETIO_KEY, "data": flat_rows()},
+                ]
+                response.set_data(json.dumps(data))
+        elif (request.endpoint or "").endswith("index") and response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            if SCRIPT_TAG not in page and "</body>" in page:
+                response.set_data(page.replace("</body>", SCRIPT_TAG + "\n</body>", 1))
         return response
+
+    @web_ui.app.route("/loadtest/webui.js")
+    def webui_js() -> Response:
+        resp = make_response(WEBUI_JS)
+        resp.headers["Content-Type"] = "text/javascript; charset=utf-8"
+        return resp
+
+    @web_ui.app.route("/loadtest/summary")
+    def summary() -> Response:
+        data = live.summary()
+        if data is None:
+            return _json({"error": "no run has started yet"}, 404)
+        return _json(data)
+
+    @web_ui.app.route("/loadtest/report.json")
+    def report_state() -> Response:
+        rendered = live.plots(wait_first=True)
+        runlog = runtime.runlog
+        state = str(getattr(environment.runner, "state", "") or "")
+        data: dict[str, Any] = {"run": None, "state": state, "figures": [], "report_html": None}
+        if runlog is None:
+            return _json(data)
+        html = live.report_html()
+        skipped = runtime.settings is not None and runtime.settings.skip_report
+        data.update(
+            run=str(runlog.run.get("label") or runlog.folder.name),
+            folder=runlog.folder.name,
+            seconds=len(runtime.history),
+            rendering=live.rendering,
+            generated_at=rendered.made_at if rendered else None,
+            figures=[
+                {"name": name, "caption": caption, "url": f"/loadtest/report/{name}.png?g={rendered.generation}"}
+                for name, (caption, _) in (rendered.images.items() if rendered else ())
+            ],
+            notes=rendered.notes if rendered else [],
+            report_html="/loadtest/report.html" if html is not None else None,
+            report_note=_report_note(skipped=skipped, finished=bool(runtime.finished)),
+        )
+        return _json(data)
+
+    @web_ui.app.route("/loadtest/report/<name>.png")
+    def report_plot(name: str) -> Response:
+        rendered = live.plots(wait_first=False)
+        if rendered is None or name not in rendered.images:
+            abort(404)
+        resp = make_response(rendered.images[name][1])
+        resp.headers["Content-Type"] = "image/png"
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @web_ui.app.route("/loadtest/report.html")
+    def report_html() -> Response:
+        path = live.report_html()
+        if path is None:
+            abort(404)
+        name = f"{runtime.runlog.folder.name}-report.html" if runtime.runlog is not None else "report.html"
+        return send_file(path, mimetype="text/html", as_attachment=True, download_name=name, max_age=0)
 
     @web_ui.app.route("/loadtest/socketio.csv")
     def socketio_csv() -> Response:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=[k for k, _ in COLUMNS], extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows())
+        writer.writerows(flat_rows())
         resp = make_response(out.getvalue())
         resp.headers["Content-Type"] = "text/csv"
         resp.headers["Content-Disposition"] = "attachment;filename=socketio_stats.csv"
@@ -109,4 +227,4 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
         for s in list(runtime.history)[-60:]:
             t = s.second - runtime.start_second
             lines.append(line_from_slice(s, t=t, step=runtime.step_at(t), workers=max(len(s.health), 1)))
-        return make_response(json.dumps(lines), 200, {"Content-Type": "application/json"})
+        return _json(lines)

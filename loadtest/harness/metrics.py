@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from loadtest.harness.failures import (
     ConnectionLost,
     IntegrityFailure,
+    NotReady,
     ReconnectFailed,
     RestFailed,
     ServerSignal,
@@ -186,6 +187,16 @@ class Recorder:
             self._fire("rest_create", result.elapsed_ms, 0)
         else:
             self._failed(s, "rest_create", RestFailed(result.status), result.elapsed_ms)
+
+    def ready(self, ms: float | None, outcome: str) -> None:
+        """A conversation's wait for ``RUNNING`` before its socket joins (`Conversation.wait_ready`):
+        row and histogram ``ready`` when it ran, a failure when it timed out, nothing when there was
+        nothing to wait for (the server has no status, or the conversation was not starting)."""
+        s = self._slice()
+        if ms is not None:
+            self._ok(s, "ready", ms)
+        elif outcome == "timeout":
+            self._failed(s, "ready", NotReady(outcome))
 
     def action_sent(self) -> None:
         self._slice().count("actions")

@@ -20,7 +20,9 @@ Locust's own extension points only (``examples/extend_web_ui.py``):
   ========================== =====================================================================
 
 An extended tab can only hold a table, so the Report tab's images come from that small script,
-which ``after_request`` adds to Locust's index page.
+which ``after_request`` adds to Locust's index page. The summary and the plots are made by the report
+package in a separate renderer process (:mod:`loadtest.harness.webui_live`), so viewing them never
+stalls the load generator's gevent loop.
 
 The session key is not a field of the start form: Locust 2.47 puts every web-UI option's current
 value into the page (``ui_extra_args_dict`` re-parses the command line and the environment, and
@@ -40,7 +42,7 @@ from flask import Response, abort, make_response, request, send_file
 from loadtest.harness.slo import evaluate
 from loadtest.harness.timeline import Slice, line_from_slice, window
 from loadtest.harness.webui_js import WEBUI_JS
-from loadtest.harness.webui_live import LiveReport
+from loadtest.harness.webui_live import LiveReport, RenderError
 from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows, fmt_ms
 
 __all__ = ["COLUMNS", "CONVERSATIONS_KEY", "REPORT_KEY", "install_web_ui", "live_rows", "table_rows"]
@@ -119,6 +121,7 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
     if web_ui is None:
         return
     live = LiveReport(runtime)
+    environment.events.quitting.add_listener(lambda **_: live.close())
     web_ui.template_args["extended_tabs"] = [
         {"title": "Conversations", "key": CONVERSATIONS_KEY},
         {"title": "Report", "key": REPORT_KEY},
@@ -161,7 +164,10 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
 
     @web_ui.app.route("/loadtest/summary")
     def summary() -> Response:
-        data = live.summary()
+        try:
+            data = live.summary()
+        except RenderError as exc:
+            return _json({"error": f"the live summary could not be built: {exc}"}, 503)
         if data is None:
             return _json({"error": "no run has started yet"}, 404)
         return _json(data)

@@ -1,36 +1,33 @@
-"""The live report behind the web UI: ``summary.json`` and the report's plots, from the running timeline.
+"""The live report behind the web UI: ``summary.json`` and the report's plots, while the run goes on.
 
-Nothing here re-implements the report. The writer's merged seconds (``Runtime.history``, on a master
-the merge of every worker) become ``timeline.jsonl`` objects (:func:`line_from_slice`, the same code
-that writes the file), the report package reads them back with its own pure reader
-(:func:`loadtest.report.timeline.parse_second`), and :func:`loadtest.report.assemble.analyze`,
-:func:`summary_dict` and :func:`make_figure` do the rest, exactly as for a finished run folder.
+Nothing here re-implements the report. The run folder's ``timeline.jsonl`` (written and flushed by
+the harness every second; on a master, the merge of every worker) and the harness's live copy of
+``run.json`` go to the renderer process (:mod:`loadtest.harness.webui_render`), which reads them
+with the report package's own reader and calls its ``analyze``, ``summary_dict`` and
+``make_figure``, exactly as for a finished run folder.
 
-Analysis and drawing are CPU work (about 1 to 2 s for all plots), so they run in gevent's native
-thread pool, one build at a time, and their results are cached: the summary until a new second
-is written, the plots for :data:`REFRESH_S` seconds. Users and the web UI keep running meanwhile.
+The renderer is a separate process, started on first use and ended with Locust, because drawing
+takes a second or two of CPU: in a thread of this process it held the GIL and the gevent loop
+lagged 60 to 120 ms each time. One request at a time; answers are cached, the summary until a new
+second is written, the plots for at least :data:`REFRESH_S` seconds.
 """
 
 from __future__ import annotations
 
 import gevent
 import gevent.lock
+from gevent import subprocess
 
-import io
+import base64
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtest.harness.timeline import Slice, line_from_slice
-from loadtest.report.assemble import Analysis, analyze, summary_dict
-from loadtest.report.figures import FIGURES, make_figure
-from loadtest.report.runfolder import RunData
-from loadtest.report.timeline import Second, parse_second
-
-__all__ = ["DPI", "REFRESH_S", "LiveReport", "Rendered", "render_figures"]
+__all__ = ["DPI", "REFRESH_S", "LiveReport", "RenderError", "RenderWorker", "Rendered"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +35,64 @@ REFRESH_S = 5.0
 """Plots are redrawn at most this often (and only when new seconds were written)."""
 DPI = 80
 """Resolution of the live plots (the run folder's plots use 100)."""
-FIRST_RENDER_WAIT_S = 30.0
+RENDER_TIMEOUT_S = 120.0
+"""A renderer that has not answered by then is ended (and started again on the next request)."""
+FIRST_RENDER_WAIT_S = 60.0
 """How long a request waits for the very first plots of a run before it answers without them."""
+
+
+class RenderError(RuntimeError):
+    """The renderer process failed, timed out or answered with an error."""
+
+
+class RenderWorker:
+    """The renderer process: started on first use, asked one request at a time, stopped by its handle."""
+
+    def __init__(self, timeout: float = RENDER_TIMEOUT_S) -> None:
+        self.timeout = timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = gevent.lock.BoundedSemaphore()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            argv = [sys.executable, "-m", "loadtest.harness.webui_render"]
+            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        return self._proc
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            proc = self._ensure()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                with gevent.Timeout(self.timeout):
+                    proc.stdin.write(json.dumps(request).encode() + b"\n")
+                    proc.stdin.flush()
+                    line = proc.stdout.readline()
+            except (gevent.Timeout, OSError) as exc:
+                self.stop()
+                raise RenderError(f"the renderer did not answer: {exc!r}") from None
+            if not line:
+                self.stop()
+                raise RenderError("the renderer exited")
+            reply: dict[str, Any] = json.loads(line)
+        if reply.get("error"):
+            raise RenderError(str(reply["error"]))
+        return reply
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()  # the process we started, by its handle
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -54,27 +107,6 @@ class Rendered:
     notes: list[str] = field(default_factory=list)
 
 
-def render_figures(analysis: Analysis, dpi: int = DPI) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
-    """Every report figure as PNG bytes, in report order; a plot that fails is noted and left out."""
-    images: dict[str, tuple[str, bytes]] = {}
-    notes: list[str] = []
-    for name, (caption, _) in FIGURES.items():
-        try:
-            fig = make_figure(name, analysis)
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=dpi)
-        except Exception as exc:  # one plot that cannot be drawn must not cost the others
-            notes.append(f"plot {name} could not be drawn: {type(exc).__name__}: {exc}")
-            continue
-        images[name] = (caption, buf.getvalue())
-    return images, notes
-
-
-def _offload(fn: Any, *args: Any) -> Any:
-    """Run ``fn(*args)`` in gevent's native thread pool; only the calling greenlet waits."""
-    return gevent.get_hub().threadpool.apply(fn, args)
-
-
 class LiveReport:
     """Live ``summary.json`` and plots for one :class:`~loadtest.harness.runtime.Runtime` (writer side)."""
 
@@ -82,84 +114,39 @@ class LiveReport:
         self.runtime = runtime
         self.refresh_s = refresh_s
         self.dpi = dpi
-        self._lock = gevent.lock.BoundedSemaphore()  # one analysis at a time
-        self._seconds: list[Second] = []
-        self._run_start: int | None = None
-        self._through = -1  # the last slice second converted
-        self._analysis: tuple[tuple[Any, ...], Analysis] | None = None
+        self.worker = RenderWorker()
+        self._summary: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self._rendered: Rendered | None = None
         self._renderer: gevent.Greenlet | None = None
         self._generation = 0
-
-    # -- the live timeline, in the report package's terms -------------------------------------------
 
     @property
     def has_run(self) -> bool:
         return self.runtime.runlog is not None
 
     def data_key(self) -> tuple[Any, ...]:
-        """Changes whenever the data a report would show changes (a new second, the run's end)."""
-        rt = self.runtime
-        history = rt.history
-        last = history[-1].second if history else -1
-        run = rt.runlog.run if rt.runlog is not None else {}
-        return (rt.start_second, len(history), last, run.get("ended_at"), len(run.get("slo") or ()))
+        """Changes whenever the data a report would show changes (a new line, the run's end)."""
+        runlog = self.runtime.runlog
+        run = runlog.run if runlog is not None else {}
+        return (str(runlog.folder) if runlog else None, run.get("started_at"), runlog.lines if runlog else 0,
+                run.get("ended_at"), len(run.get("slo") or ()))  # fmt: skip
 
-    def seconds(self) -> list[Second]:
-        """The written seconds of the current run as report :class:`Second` records (converted once each)."""
+    def request(self, *, plots: bool) -> dict[str, Any]:
+        """What the renderer needs: the folder, how many timeline lines are complete, the live run.json."""
         rt = self.runtime
-        if self._run_start != rt.start_second:
-            self._run_start, self._seconds, self._through = rt.start_second, [], -1
-        new: list[Slice] = []
-        for s in reversed(rt.history):
-            if s.second <= self._through:
-                break
-            new.append(s)
-        for s in reversed(new):
-            t = s.second - rt.start_second
-            line = line_from_slice(s, t=t, step=rt.step_at(t), workers=max(len(s.health), 1))
-            self._seconds.append(parse_second(line))
-            self._through = s.second
-        if len(self._seconds) > len(rt.history):  # the history is bounded; so is this copy
-            del self._seconds[: len(self._seconds) - len(rt.history)]
-        return self._seconds
-
-    def run_data(self) -> RunData:
-        """What a run folder would hold right now: ``run.json`` (with the steps so far) and the timeline."""
-        rt = self.runtime
-        assert rt.runlog is not None
-        run: dict[str, Any] = json.loads(json.dumps(rt.runlog.run, default=str))  # a private copy
+        run: dict[str, Any] = json.loads(json.dumps(rt.runlog.run, default=str))  # a snapshot
         if not run.get("steps"):
             run["steps"] = json.loads(json.dumps(rt.steps, default=str))
-        notes = (
-            [] if run.get("ended_at") else ["live: the run is still going; figures cover the seconds written so far."]
-        )
-        return RunData(
-            path=Path(rt.runlog.folder),
-            run=run,
-            seconds=list(self.seconds()),
-            has_run_json=True,
-            has_timeline=True,
-            notes=notes,
-        )
-
-    def analysis(self) -> Analysis | None:
-        """The report's analysis of the live data (cached per :meth:`data_key`); ``None`` before a run."""
-        if not self.has_run:
-            return None
-        with self._lock:
-            key = self.data_key()
-            if self._analysis is not None and self._analysis[0] == key:
-                return self._analysis[1]
-            data = self.run_data()
-            result: Analysis = _offload(analyze, data)
-            self._analysis = (key, result)
-            return result
+        return {"folder": str(rt.runlog.folder), "lines": rt.runlog.lines, "run": run, "plots": plots, "dpi": self.dpi}
 
     def summary(self) -> dict[str, Any] | None:
         """The live ``summary.json`` (DESIGN §6), built by the report package; ``None`` before a run."""
-        a = self.analysis()
-        return summary_dict(a) if a is not None else None
+        if not self.has_run:
+            return None
+        key = self.data_key()
+        if self._summary is None or self._summary[0] != key:
+            self._summary = (key, self.worker.ask(self.request(plots=False))["summary"])
+        return self._summary[1]
 
     # -- plots --------------------------------------------------------------------------------------
 
@@ -175,10 +162,11 @@ class LiveReport:
         """
         if not self.has_run:
             return None
+        key = self.data_key()
         current = self._rendered
-        if current is not None and current.key[0] != self.runtime.start_second:
+        if current is not None and current.key[:2] != key[:2]:
             current = self._rendered = None  # a new run
-        stale = current is None or (current.key != self.data_key() and time.time() - current.made_at >= self.refresh_s)
+        stale = current is None or (current.key != key and time.time() - current.made_at >= self.refresh_s)
         if stale and not self.rendering:
             self._renderer = gevent.spawn(self._render)
         if current is None and wait_first and self._renderer is not None:
@@ -189,22 +177,27 @@ class LiveReport:
     def _render(self) -> None:
         key = self.data_key()
         try:
-            a = self.analysis()
-            if a is None:
-                return
-            images, notes = _offload(render_figures, a, self.dpi)
-        except Exception:  # a report bug must not take the web UI down; the next request tries again
-            logger.exception("live report could not be built")
+            reply = self.worker.ask(self.request(plots=True))
+        except RenderError as exc:  # the next request tries again
+            logger.warning("live report could not be drawn: %s", exc)
             return
         self._generation += 1
+        images = {name: (str(cap), base64.b64decode(png)) for name, (cap, png) in reply.get("images", {}).items()}
+        self._summary = (key, reply["summary"])
         self._rendered = Rendered(
             key=key,
             generation=self._generation,
             made_at=time.time(),
-            seconds=len(a.seconds),
+            seconds=int(reply.get("seconds", 0)),
             images=images,
-            notes=list(a.notes) + notes,
+            notes=[str(n) for n in reply.get("notes", [])],
         )
+
+    def close(self) -> None:
+        """End the renderer process (Locust is quitting)."""
+        if self._renderer is not None:
+            self._renderer.kill(block=False)
+        self.worker.stop()
 
     # -- the finished run's report.html -------------------------------------------------------------
 

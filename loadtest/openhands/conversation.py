@@ -22,9 +22,9 @@ import time
 from typing import Any
 
 from loadtest.openhands.audit import HoleAuditor, HoleBatch, pacer
-from loadtest.openhands.config import ConnectResult, ConversationConfig, ReconnectResult, backoff_delay
+from loadtest.openhands.config import ConnectResult, ConversationConfig, ReadyResult, ReconnectResult, backoff_delay
 from loadtest.openhands.events import EventKind, classify
-from loadtest.openhands.integrity import NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, Integrity
+from loadtest.openhands.integrity import DUPLICATE, NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, Integrity
 from loadtest.openhands.listener import ConversationListener
 from loadtest.openhands.rest import RestClient, RestResult
 from loadtest.openhands.turns import Turn, TurnBook
@@ -37,6 +37,9 @@ log = logging.getLogger("loadtest.openhands")
 
 TOO_MANY_CONVERSATIONS = "AGENT_ERROR$TOO_MANY_CONVERSATIONS"
 SETTINGS_NOT_FOUND = "CONFIGURATION$SETTINGS_NOT_FOUND"
+STATUS_STOPPED = "STATUS$STOPPED"
+_STARTING = frozenset({"STARTING", "RUNNING"})  # statuses worth polling on (RUNNING without a runtime status yet)
+_READY_NOT_FOUND_POLLS = 3  # a `null` ConversationInfo this many times: the server does not know the id
 _NULL_LISTENER = ConversationListener()
 # One generator for every conversation's backoff jitter: a Random holds ~2.5 KB of state, and 10,000
 # conversations must stay small. Jitter needs no independence between conversations.
@@ -85,7 +88,9 @@ class Conversation:
         self.cfg = cfg
         self.conversation_id = conversation_id
         self.listener = listener or _NULL_LISTENER
-        self.rest = rest or RestClient(cfg.base_url, cfg.session_api_key, delayed_ms=cfg.http_delayed_ms)
+        self.rest = rest or RestClient(
+            cfg.base_url, cfg.session_api_key, delayed_ms=cfg.http_delayed_ms, source_address=cfg.source_address
+        )
         self.integrity = Integrity()
         self.integrity.max_id = max(-1, latest_event_id)
         self.create_result: RestResult | None = None
@@ -141,6 +146,59 @@ class Conversation:
             raise ConversationError(res)
         self.conversation_id = cid
         return res
+
+    def wait_ready(self, timeout: float | None = None) -> ReadyResult:
+        """Poll ``GET /api/conversations/{id}`` until the conversation runs, as the OpenHands frontend does
+        before it opens the socket: ``status`` ``RUNNING`` and ``runtime_status`` set and not ``STATUS$STOPPED``.
+
+        Polls start ``min(0.5, ready_poll)`` s apart and double up to ``cfg.ready_poll``; a 429 waits its
+        ``Retry-After``; failed polls (5xx, no answer) are retried. Every poll is reported as REST call
+        ``ready`` (so throttles are classified). Never raises for what the server answers.
+
+        Args:
+            timeout: seconds at most (default ``cfg.ready_timeout``).
+
+        Returns:
+            `ReadyResult`; ``outcome`` ``not_starting`` (e.g. ``STOPPED``: a socket join restarts it) and
+            ``unsupported`` (no such route, or no ``status``) mean: connect now without waiting.
+        """
+        cid = self.conversation_id
+        if cid is None:
+            raise RuntimeError("wait_ready needs a conversation id: create() or join one first")
+        cfg = self.cfg
+        start = time.perf_counter()
+        end = start + (timeout if timeout is not None else cfg.ready_timeout)
+        pause = min(0.5, cfg.ready_poll)
+        polls = not_found = 0
+        status: str | None = None
+        runtime: str | None = None
+        while True:
+            polls += 1
+            res = self.rest.get_conversation(cid)
+            self._rest_done("ready", res)
+            now = time.perf_counter()
+            body = res.body
+            if res.ok and isinstance(body, dict):
+                raw_status, raw_runtime = body.get("status"), body.get("runtime_status")
+                if not isinstance(raw_status, str):
+                    return ReadyResult(False, None, polls, None, None, "unsupported")
+                status = raw_status
+                runtime = raw_runtime if isinstance(raw_runtime, str) else None
+                if status == "RUNNING" and runtime and runtime != STATUS_STOPPED:
+                    return ReadyResult(True, (now - start) * 1000.0, polls, status, runtime, "ready")
+                if status not in _STARTING:
+                    return ReadyResult(False, None, polls, status, runtime, "not_starting")
+            elif res.status in (404, 405) or (res.ok and body is not None):
+                return ReadyResult(False, None, polls, None, None, "unsupported")
+            elif res.ok:  # `null`: not known (yet)
+                not_found += 1
+                if not_found >= _READY_NOT_FOUND_POLLS:
+                    return ReadyResult(False, None, polls, None, None, "not_starting")
+            wait = pause if res.retry_after is None else max(pause, res.retry_after)
+            if now + wait > end:
+                return ReadyResult(False, None, polls, status, runtime, "timeout")
+            gevent.sleep(wait)
+            pause = min(pause * 2.0, cfg.ready_poll)
 
     def connect(self) -> ConnectResult:
         """Create the conversation if needed, then connect the socket (replay included).
@@ -202,6 +260,7 @@ class Conversation:
                 cookies=cookies,
                 timeout=self.cfg.connect_timeout,
                 socketio_path=self.cfg.socketio_path,
+                source_address=self.cfg.source_address,
             )
         except HandshakeRejected as exc:
             if exc.retry_after is not None:
@@ -239,9 +298,11 @@ class Conversation:
         replay = self._replaying and client is not None and not client.connected
         listener = self.listener
         eid = c.id
+        duplicate = False
         if eid is not None:
             r = integ.observe(eid, replay and kind is EventKind.AGENT_STATE)
             if r != NEW:
+                duplicate = r == DUPLICATE
                 listener.on_integrity(self, "out_of_order" if r == OUT_OF_ORDER else "duplicate", 1)
             elif not replay and self._resync_from is not None and self._resync_at is None:
                 self._resync_at = received_at
@@ -250,6 +311,10 @@ class Conversation:
             if not replay and integ.open_holes >= self.cfg.audit_batch:
                 self._settle(PHASE_LIVE)
         listener.on_event(self, kind, frame_bytes, received_at)
+        if duplicate:
+            # Dedupe by id alone: a real server resends ids (a join while the conversation starts; the same id
+            # with source `agent` live and `environment` stored). A copy is counted, never acted on again.
+            return
         if kind is EventKind.AGENT_STATE:
             if replay:
                 self._replay_state_seen = True

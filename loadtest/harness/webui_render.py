@@ -1,0 +1,100 @@
+"""The web UI's renderer process: the report package's analysis, summary and plots of a live run folder.
+
+``python -m loadtest.harness.webui_render`` reads one JSON request per line on stdin and answers
+with one JSON line on stdout, until stdin closes (so it ends with the Locust process that started
+it). Drawing the plots takes a second or two of CPU; in a separate process it never holds the
+load generator's GIL, so viewing the Report tab does not stall the gevent loop (a thread did: the
+loop lagged 60 to 120 ms during each drawing).
+
+Request: ``{"folder": path, "lines": n, "run": {...}, "plots": bool, "dpi": 80}``. The first ``n``
+lines of the folder's ``timeline.jsonl`` (the lines the harness has completely written; the master's
+merged timeline in distributed mode) are read with the report package's own reader, ``run`` stands
+in for ``run.json`` (the harness's live copy), and :func:`analyze`, :func:`summary_dict` and
+:func:`make_figure` do the rest, as for a finished run. Answer: ``{"summary": {...}, "seconds": n,
+"notes": [...], "images": {name: [caption, base64 png]}}``, or ``{"error": "..."}``.
+
+Imports neither Locust nor gevent.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["answer", "main", "read_lines"]
+
+
+def read_lines(path: Path, n: int) -> list[str]:
+    """The first ``n`` lines of ``path`` (fewer when the file is shorter; none when it is missing)."""
+    out: list[str] = []
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if len(out) >= n:
+                    break
+                out.append(line)
+    except FileNotFoundError:
+        return []
+    return out
+
+
+def answer(request: dict[str, Any]) -> dict[str, Any]:
+    """Build the summary (and the plots when asked) for one request."""
+    from loadtest.report.assemble import analyze, summary_dict
+    from loadtest.report.runfolder import RunData
+    from loadtest.report.timeline import parse_lines
+
+    folder = Path(str(request["folder"]))
+    run = request.get("run") or {}
+    seconds, dropped = parse_lines(read_lines(folder / "timeline.jsonl", int(request.get("lines", 0))))
+    notes = (
+        [] if run.get("ended_at") else ["live: the run is still going; the figures cover the seconds written so far."]
+    )
+    data = RunData(
+        path=folder,
+        run=run,
+        seconds=seconds,
+        dropped_lines=dropped,
+        has_run_json=True,
+        has_timeline=True,
+        notes=notes,
+    )
+    analysis = analyze(data)
+    out: dict[str, Any] = {"summary": summary_dict(analysis), "seconds": len(seconds), "images": {}}
+    if request.get("plots"):
+        from loadtest.report.figures import FIGURES, make_figure
+
+        for name, (caption, _) in FIGURES.items():
+            try:
+                fig = make_figure(name, analysis)
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=int(request.get("dpi", 80)))
+            except Exception as exc:  # one plot that cannot be drawn must not cost the others
+                analysis.notes.append(f"plot {name} could not be drawn: {type(exc).__name__}: {exc}")
+                continue
+            out["images"][name] = [caption, base64.b64encode(buf.getvalue()).decode("ascii")]
+    out["notes"] = list(analysis.notes)
+    return out
+
+
+def main(stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
+    src = stdin or sys.stdin
+    dst = stdout or sys.stdout
+    for line in src:  # ends when the harness closes the pipe or exits
+        if not line.strip():
+            continue
+        try:
+            reply = answer(json.loads(line))
+        except Exception as exc:  # answer every request, so the harness never waits for nothing
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        dst.write(json.dumps(reply) + "\n")
+        dst.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

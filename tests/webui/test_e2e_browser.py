@@ -1,0 +1,179 @@
+"""The web UI in a real browser: a run started from Locust's own start form, both tabs live, report.html.
+
+`locust -f locustfile.py` serves its web UI on a free loopback port against the reference server (which
+checks a session key that the harness only gets from ``LOCUST_SESSION_API_KEY``). Headless Chromium
+(`tests/webui/browser.py`, its own process) fills the start form, starts the run, waits for non-zero
+figures in the Conversations tab and for the plots in the Report tab, stops the run and downloads
+report.html. The screenshots go to tests/artifacts/ and docs/img/ (the README shows them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loadtest.report.figures import FIGURES
+from tests.support.procs import ROOT, ReferenceServer
+
+pytestmark = pytest.mark.slow
+
+LOCUSTFILE = ROOT / "locustfile.py"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+DOCS_IMG = ROOT / "docs" / "img"
+BROWSER = Path(__file__).resolve().parent / "browser.py"
+SECRET = "s3cret-webui-key-7781"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str, timeout: float = 30) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def post(url: str, form: dict[str, str]) -> str:
+    req = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read().decode()
+
+
+def until(check: Any, timeout: float, what: str) -> Any:
+    """Poll ``check()`` every 0.25 s until it returns something truthy (bounded by ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except (OSError, ValueError) as exc:  # not up yet, or a file half written
+            last = exc
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last error: {last!r})")
+
+
+@contextmanager
+def locust_process(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A Locust process of ours, its output in ``log``; stopped (SIGTERM, then SIGKILL) by its pid."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the process group we started
+                    proc.wait(timeout=10)
+
+
+def web_ui_argv(host: str, port: int, folder: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--web-host", "127.0.0.1",
+        "--web-port", str(port), "--report-dir", str(folder), *extra,
+    ]  # fmt: skip
+
+
+def _rows(rows: list[list[str]], section: str) -> dict[str, list[str]]:
+    return {r[1]: r for r in rows if r and r[0] == section}
+
+
+def test_both_tabs_live_in_chromium(tmp_path: Path, chromium: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    folder = tmp_path / "ui-run"
+    server_opts = ("--session-api-key", SECRET, "--event-delay-ms", "5", "--script", "run,message")
+    with ReferenceServer(*server_opts, "--max-conversations", "0") as server:
+        argv = web_ui_argv(server.url, port, folder, "ChatUser", "ReconnectUser", "--reconnect-every", "2s")
+        with locust_process(argv, tmp_path / "locust.log", env={"LOCUST_SESSION_API_KEY": SECRET}) as proc:
+            base = f"http://127.0.0.1:{port}"
+            until(lambda: get(base + "/")[0] == 200, 30, "the web UI")
+            scenario = {
+                "url": base + "/",
+                "chromium": str(chromium),
+                "users": 4,
+                "spawn_rate": 10,
+                "form": {"thinkTime": "200ms", "slo": "echo.p95<5s"},
+                "artifacts": str(ARTIFACTS),
+                "copies": [str(DOCS_IMG)],
+                "min_images": len(FIGURES),
+                "min_seconds": 12,
+                "timeout": 90,
+                "result": str(tmp_path / "browser.json"),
+            }
+            (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+            driver = subprocess.run(
+                [sys.executable, str(BROWSER), str(tmp_path / "scenario.json")],
+                capture_output=True,
+                text=True,
+                timeout=420,
+                cwd=ROOT,
+            )
+            result = json.loads((tmp_path / "browser.json").read_text()) if (tmp_path / "browser.json").exists() else {}
+            assert driver.returncode == 0 and not result.get("error"), (
+                f"{result.get('error')} after {result.get('steps')}\n{driver.stderr[-3000:]}\n"
+                f"{(tmp_path / 'locust.log').read_text()[-3000:]}"
+            )
+            # after the stop: the live summary is the report package's summary.json of the run folder
+            until(lambda: (folder / "summary.json").exists(), 60, "summary.json in the run folder")
+            status, live = get(base + "/loadtest/summary")
+            assert status == 200
+            assert json.loads(live) == json.loads((folder / "summary.json").read_text())
+            assert proc.poll() is None, "locust exited during the test"
+    log = (tmp_path / "locust.log").read_text()
+
+    # the start form: our options with their help text, the session key nowhere in the page
+    labels = " ".join(result["form_labels"])
+    assert "Think Time (ChatUser pause after a turn ends" in labels and "Slo (Objective checked" in labels
+    for page in ("form_html", "conversations_html", "report_html_page"):
+        assert SECRET not in result[page], page
+        assert "sessionApiKey" not in result[page] and "session_api_key" not in result[page], page
+    assert SECRET not in log and all(SECRET not in p.read_text(errors="replace") for p in folder.rglob("*.json*"))
+
+    # the Conversations tab: our figures, non-zero, from our histograms
+    assert result["conversations_url"].endswith("?tab=conversations")
+    rows = result["conversations"]
+    latency, live_rows, stream = _rows(rows, "latency"), _rows(rows, "live"), _rows(rows, "stream")
+    assert int(latency["echo"][2]) > 0 and float(latency["echo"][5]) > 0  # count, p95
+    assert float(latency["turn"][4]) >= 5.0  # p50 of a 2-step scripted turn with 5 ms between events
+    assert int(live_rows["conversations open"][2]) > 0 and int(stream["events"][2]) > 0
+    assert int(_rows(rows, "reconnect")["reconnects"][2]) > 0
+    assert _rows(rows, "SLO")["status"][2] == "pass"
+
+    # the Report tab: every plot of the report, drawn from the live timeline
+    images = result["images"]
+    assert [i["name"] for i in images] == list(FIGURES)
+    assert all(i["complete"] and i["width"] > 300 and i["height"] > 100 for i in images)
+    assert re.search(r"\d+ s of timeline", result["report_status"])
+    assert result["download"]["status"] == 200 and "<html" in result["download"]["head"].lower()
+
+    for name in ("webui-conversations.png", "webui-report.png"):
+        for where in (ARTIFACTS, DOCS_IMG):
+            assert (where / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -34,9 +34,13 @@ def pin(core: int | None) -> list[str]:
 
 def raise_fd_limit() -> int:
     """Raise this process's open-file limit to the hard limit (children inherit it); returns the new limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for want in (max(hard, 65536), hard):  # root may raise the hard limit too
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            break
+        except (ValueError, OSError):
+            continue
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 

@@ -8,6 +8,7 @@ Counts come from the target (actions received, events emitted), CPU from the gen
     .venv/bin/python benchmarks/generators.py stream      # events received per generator CPU-second
     .venv/bin/python benchmarks/generators.py idle        # idle connections held, RSS each, connect rate
     .venv/bin/python benchmarks/generators.py server      # the reference server's events/s on one core
+    .venv/bin/python benchmarks/generators.py deflate     # our client's cost of permessage-deflate
 
 Generators: `ours` (locustfile.py ChatUser/PacedUser/IdleUser: Conversation, timeline, histograms, Locust
 stats), `pysio` (python-socketio Client in a Locust user), `contrib` (Locust's contrib SocketIOUser), `artillery`
@@ -215,7 +216,7 @@ def _print_table(title: str, rows: dict[str, dict[str, float]], spec: list[tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workload", choices=["roundtrip", "stream", "idle", "server"])
+    parser.add_argument("workload", choices=["roundtrip", "stream", "idle", "server", "deflate"])
     parser.add_argument("--generators", default="ours,pysio,contrib,artillery", type=lambda v: v.split(","))
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--spawn-rate", type=int, default=50)
@@ -224,11 +225,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="left out at the start of each run")
     parser.add_argument("--stream-rate", type=float, default=100.0, help="events/s pushed to each connection")
     parser.add_argument("--conns", type=int, default=20_000, help="idle: most connections to step up to")
+    parser.add_argument("--pysio-conns", type=int, default=4_000, help="idle: most python-socketio connections")
+    parser.add_argument("--deflate", action="store_true", help="idle: our client offers permessage-deflate")
+    parser.add_argument("--sources", type=int, default=1, help="idle: our client connects from 127.0.0.1..N")
     parser.add_argument("--server-core", type=int, default=1)
     parser.add_argument("--gen-core", type=int, default=0)
     args = parser.parse_args()
     raise_fd_limit()
-    if args.workload in ("idle", "server"):
+    if args.workload in ("idle", "server", "deflate"):
         import capacity
 
         capacity.run(args)

@@ -150,7 +150,9 @@ const httpServer = http.createServer((req, res) => {
   }
   if (req.method === "GET" && parts[0] === "api" && parts[1] === "conversations" && parts.length >= 3) {
     if (parts[3] === "events") return json(res, 200, { events: [], has_more: false });
-    return json(res, 200, { conversation_id: parts[2], status: "RUNNING", title: parts[2] });
+    return json(res, 200, {
+      conversation_id: parts[2], status: "RUNNING", runtime_status: "STATUS$READY", title: parts[2],
+    });
   }
   if (url.pathname === "/bench/stats") {
     const cpu = process.cpuUsage();

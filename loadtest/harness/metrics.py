@@ -57,6 +57,10 @@ THROTTLE_SIGNALS = frozenset(
 )
 
 
+_INTEGRITY_KEYS = {"gap": "gaps", "duplicate": "duplicates", "history_reset": "history_resets"}
+_NOT_FAILURES = frozenset({"unaudited", "history_reset"})
+
+
 class GaugeSource(Protocol):
     """A user that reports its live state once per second."""
 
@@ -258,10 +262,14 @@ class Recorder:
         c["bytes"] = c.get("bytes", 0) + size
 
     def integrity(self, kind: str, count: int) -> None:
+        """Gaps, duplicates and out-of-order ids are failures; ``unaudited`` holes (the audit could not ask the
+        server) and ``history_reset`` (the server lost the conversation's history) are counted, not failed:
+        they say what the generator could not judge, not what the server did wrong."""
         s = self._slice()
-        key = {"gap": "gaps", "duplicate": "duplicates"}.get(kind, kind)
+        key = _INTEGRITY_KEYS.get(kind, kind)
         s.count(key, count)
-        self._fire("integrity", None, 0, IntegrityFailure(kind))
+        if kind not in _NOT_FAILURES:
+            self._fire("integrity", None, 0, IntegrityFailure(kind))
 
     def signal(self, kind: str) -> None:
         s = self._slice()

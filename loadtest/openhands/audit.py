@@ -2,8 +2,11 @@
 
 One `HoleAuditor` per conversation runs at most one greenlet at a time, working through a queue of
 `HoleBatch`es (the holes taken at one quiet point). Each batch costs at most ``max_pages`` REST pages of
-≤100 ids; holes it cannot audit (pages over the bound, a failed or throttled call) are counted as gaps
-and as ``unaudited``.
+≤100 ids. A page that stays throttled or failing after a few quick tries is not a verdict: its holes go
+back on the queue as a new batch, due after a backoff (doubling from 1 s, capped at 30 s, never sooner
+than the server's ``Retry-After``), at most ``retry_rounds`` times. Holes still unsettled then, holes over
+the page bound, and holes still pending when the auditor stops are ``unaudited``: reported apart
+(``on_unaudited``), never as gaps, because the server never said they were missing.
 
 All auditors of a process share a `Pacer` per rate (``audit_rate`` REST pages per second, default 4): OpenHands
 limits REST per client IP (10/s, then a 1 s sleep, then 429), so a thousand conversations reconnecting at once
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.openhands.integrity import Integrity, audit_holes
+from loadtest.openhands.integrity import PHASE_LIVE, PHASE_REPLAY, Integrity, audit_holes
 from loadtest.openhands.rest import RestResult
 
 __all__ = ["HoleAuditor", "HoleBatch", "Pacer", "pacer", "pages"]
@@ -30,6 +33,8 @@ __all__ = ["HoleAuditor", "HoleBatch", "Pacer", "pacer", "pages"]
 PAGE = 100
 _TRIES = 3
 _RETRY_CAP_S = 5.0
+ROUND_BACKOFF_S = 1.0  # first delay before a batch's holes are audited again
+ROUND_BACKOFF_MAX_S = 30.0
 
 Fetch = Callable[[int, int], RestResult]
 
@@ -70,6 +75,10 @@ class HoleBatch:
     ids: list[int]
     phase: str
     state_seen: bool = True
+    round: int = 0
+    """How many times these holes were already tried (0: first audit)."""
+    due: float = 0.0
+    """perf_counter time before which the batch is not audited (a retry's backoff)."""
 
 
 def pages(ids: list[int], max_pages: int, page: int = PAGE) -> tuple[list[tuple[int, int, list[int]]], list[int]]:
@@ -101,23 +110,34 @@ class HoleAuditor:
         fetch: Fetch,
         on_gaps: Callable[[int], None],
         *,
+        on_unaudited: Callable[[int], None] | None = None,
         max_pages: int = 20,
+        retry_rounds: int = 4,
         pace: Pacer | None = None,
         sleep: Callable[[float], Any] = gevent.sleep,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """Args:
         integrity: the tracker whose pending holes the batches are.
         fetch: ``(start_id, limit) -> RestResult`` of the events page.
         on_gaps: called with the number of gaps each batch added (for listeners).
+        on_unaudited: called with the number of holes given up unaudited (for listeners).
         max_pages: REST pages per batch.
+        retry_rounds: times a batch's unsettled holes are queued again before they are given up.
         pace: spaces the REST calls (shared per process); None: no pacing.
-        sleep: how to wait before a retry (honours ``Retry-After``, capped at 5 s).
+        sleep: how to wait before a retry (honours ``Retry-After``, capped at 5 s within a round).
+        clock: perf_counter-like clock for the rounds' due times.
         """
         self._integrity = integrity
         self._fetch = fetch
         self._on_gaps = on_gaps
+        self._on_unaudited = on_unaudited
         self._max_pages = max_pages
+        self._retry_rounds = retry_rounds
         self._sleep = sleep
+        self._clock = clock
+        self._retry_after: float | None = None
+        self._refused = False
         self._pace = pace
         self._queue: list[HoleBatch] = []
         self._greenlet: gevent.Greenlet | None = None
@@ -141,41 +161,84 @@ class HoleAuditor:
         """Wait until every queued batch is resolved; False on timeout."""
         return bool(self._idle.wait(timeout))
 
-    def stop(self) -> None:
-        """Kill the worker (its batches stay pending on the tracker)."""
+    def stop(self) -> int:
+        """Kill the worker; every hole still pending (queued, in flight or waiting for a retry) is given up as
+        unaudited. Returns how many."""
         g, self._greenlet = self._greenlet, None
         self._queue.clear()
         if g is not None:
             g.kill(block=False)
         self._idle.set()
+        return self._give_up(self._integrity.pending_ids())
+
+    def _give_up(self, ids: list[int]) -> int:
+        n = self._integrity.give_up(ids)
+        if n and self._on_unaudited is not None:
+            self._on_unaudited(n)
+        return n
 
     def _run(self) -> None:
         try:
             while self._queue:
-                self.audit(self._queue.pop(0))
+                now = self._clock()
+                due = min(range(len(self._queue)), key=lambda i: self._queue[i].due)
+                wait = self._queue[due].due - now
+                if wait > 0:
+                    self._sleep(wait)  # one wait, then that batch: each turn of the loop audits one batch
+                self.audit(self._queue.pop(due))
         finally:
             self._greenlet = None
             self._idle.set()
 
     def audit(self, batch: HoleBatch) -> tuple[int, int]:
-        """Audit one batch now (in this greenlet); returns (gaps, expected) added."""
+        """Audit one batch now (in this greenlet); returns (gaps, expected) added.
+
+        Holes of pages that stayed throttled or failing are queued again (a later round, after a backoff)
+        or, after ``retry_rounds`` rounds, given up as unaudited; holes over the page bound are given up.
+        """
         windows, leftover = pages(batch.ids, self._max_pages)
-        unaudited = list(leftover)
+        retry: list[int] = []
+        refused: list[int] = []  # a 4xx other than 429: asking again will not help
         events: list[Any] = []
+        self._retry_after = None
         for start, limit, in_window in windows:
+            self._refused = False
             got = self._page(start, limit)
             if got is None:
-                unaudited.extend(in_window)
+                (refused if self._refused else retry).extend(in_window)
             else:
                 events.extend(got)
-        audited = [i for i in batch.ids if i not in set(unaudited)] if unaudited else batch.ids
+        unsettled = set(retry) | set(leftover) | set(refused)
+        audited = [i for i in batch.ids if i not in unsettled] if unsettled else batch.ids
+        if batch.phase == PHASE_LIVE:  # holes a resume's replay was due to cover follow the replay's rules
+            resumed = [i for i in audited if self._integrity.replay_window(i)]
+            if resumed:
+                audited = [i for i in audited if not self._integrity.replay_window(i)]
+        else:
+            resumed = []
         expected, gaps = audit_holes(audited, events, batch.phase, batch.state_seen)
+        if resumed:
+            more_expected, more_gaps = audit_holes(resumed, events, PHASE_REPLAY, True)
+            expected |= more_expected
+            gaps |= more_gaps
         n_gap, n_exp = self._integrity.resolve(expected, gaps)
-        n_un, _ = self._integrity.resolve((), unaudited)
-        self._integrity.unaudited += n_un
-        if n_gap + n_un:
-            self._on_gaps(n_gap + n_un)
-        return n_gap + n_un, n_exp
+        if n_gap:
+            self._on_gaps(n_gap)
+        self._give_up(leftover)
+        self._give_up(refused)
+        if retry:
+            if batch.round < self._retry_rounds:
+                delay = min(ROUND_BACKOFF_S * 2.0**batch.round, ROUND_BACKOFF_MAX_S)
+                if self._retry_after is not None:
+                    delay = max(delay, self._retry_after)
+                later = HoleBatch(retry, batch.phase, batch.state_seen, batch.round + 1, self._clock() + delay)
+                self._queue.append(later)
+                if self._greenlet is None:
+                    self._idle.clear()
+                    self._greenlet = gevent.spawn(self._run)
+            else:
+                self._give_up(retry)
+        return n_gap, n_exp
 
     def _page(self, start: int, limit: int) -> list[Any] | None:
         for _ in range(_TRIES):
@@ -188,7 +251,10 @@ class HoleAuditor:
                 body = res.body
                 events = body.get("events") if isinstance(body, dict) else None
                 return events if isinstance(events, list) else None
+            if res.retry_after is not None:
+                self._retry_after = max(self._retry_after or 0.0, res.retry_after)
             if res.status not in (0, 429) and res.status < 500:
+                self._refused = True
                 return None
             self._sleep(min(res.retry_after if res.retry_after is not None else 0.5, _RETRY_CAP_S))
         return None

@@ -24,7 +24,7 @@ from typing import Any
 from loadtest.openhands.audit import HoleAuditor, HoleBatch, pacer
 from loadtest.openhands.config import ConnectResult, ConversationConfig, ReadyResult, ReconnectResult, backoff_delay
 from loadtest.openhands.events import EventKind, classify
-from loadtest.openhands.integrity import DUPLICATE, NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, Integrity
+from loadtest.openhands.integrity import DUPLICATE, NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, RESET, Integrity
 from loadtest.openhands.listener import ConversationListener
 from loadtest.openhands.rest import RestClient, RestResult
 from loadtest.openhands.turns import Turn, TurnBook
@@ -252,6 +252,7 @@ class Conversation:
         self._client = client
         self._replaying = True
         self._replay_state_seen = False
+        self.integrity.expect_resume()  # a server that lost our history is a new epoch, not duplicates
         try:
             info = client.connect(
                 self.cfg.base_url,
@@ -303,7 +304,8 @@ class Conversation:
             r = integ.observe(eid, replay and kind is EventKind.AGENT_STATE)
             if r != NEW:
                 duplicate = r == DUPLICATE
-                listener.on_integrity(self, "out_of_order" if r == OUT_OF_ORDER else "duplicate", 1)
+                what = "out_of_order" if r == OUT_OF_ORDER else "history_reset" if r == RESET else "duplicate"
+                listener.on_integrity(self, what, 1)
             elif not replay and self._resync_from is not None and self._resync_at is None:
                 self._resync_at = received_at
                 if self._live is not None:
@@ -362,7 +364,12 @@ class Conversation:
             if auditor is None:
                 cfg = self.cfg
                 auditor = self._auditor = HoleAuditor(
-                    integ, self._fetch_events, self._gaps, max_pages=cfg.audit_max_pages, pace=pacer(cfg.audit_rate)
+                    integ,
+                    self._fetch_events,
+                    self._gaps,
+                    on_unaudited=lambda n: self.listener.on_integrity(self, "unaudited", n),
+                    max_pages=cfg.audit_max_pages,
+                    pace=pacer(cfg.audit_rate),
                 )
             auditor.submit(HoleBatch(holes, phase, state_seen))
         else:

@@ -33,6 +33,7 @@ __all__ = [
     "OUT_OF_ORDER",
     "PHASE_LIVE",
     "PHASE_REPLAY",
+    "RESET",
     "Integrity",
     "audit_holes",
 ]
@@ -41,8 +42,10 @@ __all__ = [
 NEW = 0
 DUPLICATE = 1
 OUT_OF_ORDER = 2
+RESET = 3  # the server's id history restarted (see `Integrity.expect_resume`)
 
 _EMPTY: frozenset[int] = frozenset()
+_RESUME_RANGES = 32  # resume ranges remembered for the audit (older holes are long settled)
 
 PHASE_REPLAY = "replay"
 PHASE_LIVE = "live"
@@ -65,13 +68,19 @@ class Integrity:
         duplicates: ids received again.
         out_of_order: ids received after a higher id (late), except the replay's trailing state event.
         holes_expected: holes the server withholds on purpose (see `audit_holes`).
-        unaudited: gaps counted without the server's word (audit off, failed, or over its bound).
+        unaudited: holes the audit could not settle (REST throttled or failing after every retry, or over
+            its page bound): neither gaps nor expected, reported apart (`give_up`). With the audit off, the
+            conversation counts its holes as gaps *and* here (nobody was asked).
+        resets: times the server's id history restarted below our maximum (a restarted server that lost
+            the conversation); each starts a new epoch (see `expect_resume`).
     """
 
     __slots__ = (
         "_holes",
         "_missing",
         "_pending",
+        "_resume",
+        "_resume_ranges",
         "bytes",
         "duplicates",
         "events",
@@ -82,6 +91,7 @@ class Integrity:
         "missing_cap",
         "out_of_order",
         "overflow",
+        "resets",
         "unaudited",
     )
 
@@ -99,6 +109,9 @@ class Integrity:
         self.holes_expected = 0
         self.overflow = 0
         self.unaudited = 0
+        self.resets = 0
+        self._resume = False
+        self._resume_ranges: list[tuple[int, int]] | tuple[()] = ()
         self.hole_cap = hole_cap
         self.missing_cap = missing_cap
         # Sets are made on first use: most conversations never need them (a few hundred bytes each).
@@ -110,7 +123,8 @@ class Integrity:
         return (
             f"Integrity(max_id={self.max_id}, events={self.events}, gaps={self.gaps}, "
             f"duplicates={self.duplicates}, out_of_order={self.out_of_order}, "
-            f"holes_expected={self.holes_expected}, open_holes={len(self._holes)}, pending={len(self._pending)})"
+            f"holes_expected={self.holes_expected}, unaudited={self.unaudited}, resets={self.resets}, "
+            f"open_holes={len(self._holes)}, pending={len(self._pending)})"
         )
 
     @property
@@ -123,8 +137,21 @@ class Integrity:
         """Holes taken but not yet resolved."""
         return len(self._pending)
 
+    def expect_resume(self) -> None:
+        """A (re)connect with ``latest_event_id`` = `max_id` starts now.
+
+        The server replays every id above our maximum before anything else, so the first (not quiet) id
+        of the new connection is above the maximum, or closes a hole. If it is neither, the server's
+        history no longer reaches our maximum: it restarted and recreated the conversation (the reference
+        server keeps conversations in memory). `observe` then returns `RESET` once and starts a new
+        epoch: the maximum becomes that id, holes of the old history are dropped (nobody can send them
+        any more), and later ids are judged against the new history, not counted as thousands of
+        duplicates.
+        """
+        self._resume = self.max_id >= 0
+
     def observe(self, eid: int, quiet: bool = False) -> int:
-        """Record one received id; returns `NEW`, `DUPLICATE` or `OUT_OF_ORDER`.
+        """Record one received id; returns `NEW`, `DUPLICATE`, `OUT_OF_ORDER` or `RESET`.
 
         Args:
             eid: the event id (non-negative int).
@@ -132,6 +159,13 @@ class Integrity:
                 in a replay): closing a hole with it is `NEW`, not out-of-order.
         """
         mx = self.max_id
+        if self._resume and not quiet:
+            self._resume = False
+            if eid <= mx and eid not in self._holes and eid not in self._pending:
+                self._new_epoch(eid)
+                return RESET
+            if eid > mx + 1:  # ids the replay was due to send (or withhold) before this one
+                self._note_resume_range(mx + 1, eid)
         if eid > mx:
             if eid > mx + 1:
                 self._open(mx + 1, eid)
@@ -154,6 +188,34 @@ class Integrity:
             return OUT_OF_ORDER
         self.duplicates += 1
         return DUPLICATE
+
+    def _note_resume_range(self, lo: int, hi: int) -> None:
+        ranges = self._resume_ranges
+        if not isinstance(ranges, list):
+            ranges = self._resume_ranges = []
+        ranges.append((lo, hi))
+        if len(ranges) > _RESUME_RANGES:
+            del ranges[0]
+
+    def replay_window(self, eid: int) -> bool:
+        """Whether hole `eid` opened between a resume point and the first id after it.
+
+        Such ids were the replay's to send or withhold, even when nothing was replayed and the jump
+        came with the first live event (the replay ran before the id was stored, and a reconnect never
+        asks for it again): the audit judges them by the replay's rules.
+        """
+        return any(lo <= eid < hi for lo, hi in self._resume_ranges)
+
+    def _new_epoch(self, eid: int) -> None:
+        self.resets += 1
+        self._holes = _EMPTY
+        self._pending = _EMPTY
+        self._missing = _EMPTY
+        self._resume_ranges = ()
+        self.overflow = 0
+        if eid > 0:
+            self._open(0, eid)  # ids below the first one of the new history are its holes
+        self.max_id = eid
 
     def _open(self, lo: int, hi: int) -> None:
         holes = self._holes
@@ -213,6 +275,24 @@ class Integrity:
         self.gaps += n_gap
         self.holes_expected += n_exp
         return n_gap, n_exp
+
+    def give_up(self, ids: Iterable[int]) -> int:
+        """Pending holes the audit could not settle: counted as `unaudited`, not as gaps; returns how many."""
+        pending = self._pending
+        if not isinstance(pending, set):
+            return 0
+        n = 0
+        missing = self._missing
+        for eid in ids:
+            if eid in pending:
+                pending.remove(eid)
+                n += 1
+                if len(missing) < self.missing_cap:  # a late arrival is still out-of-order
+                    if not isinstance(missing, set):
+                        missing = self._missing = set()
+                    missing.add(eid)
+        self.unaudited += n
+        return n
 
     def pending_ids(self) -> list[int]:
         """The pending ids, sorted (for an audit that lost its batch)."""

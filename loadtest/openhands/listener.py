@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SIGNALS", "ConversationListener", "IntegrityKind"]
 
-IntegrityKind = Literal["gap", "duplicate", "out_of_order"]
+IntegrityKind = Literal["gap", "duplicate", "out_of_order", "unaudited", "history_reset"]
 
 #: Signal names (shared with the harness counters, DESIGN §3).
 SIGNALS: tuple[str, ...] = (
@@ -41,7 +41,11 @@ class ConversationListener:
         """Every ``oh_event`` received (replayed ones included), with its frame size and receive stamp."""
 
     def on_integrity(self, conv: Conversation, kind: IntegrityKind, count: int) -> None:
-        """Gaps (after the hole audit), duplicates and out-of-order ids, as they are found."""
+        """Gaps (after the hole audit), duplicates and out-of-order ids, as they are found.
+
+        Also ``unaudited`` (holes the audit could not settle: not gaps) and ``history_reset`` (the server's ids
+        restarted below our maximum, e.g. a restarted server that recreated the conversation; count 1).
+        """
 
     def on_signal(self, conv: Conversation, signal: str) -> None:
         """A throttle or status signal (names in `SIGNALS`)."""

@@ -30,6 +30,7 @@ from loadtest.report.analysis import (
     windows,
 )
 from loadtest.report.capacity import Capacity, capacity
+from loadtest.report.faults import FaultSummary, fault_summary
 from loadtest.report.runfolder import RunData
 from loadtest.report.slo import evaluate, parse_slo, split_exprs
 from loadtest.report.steps import SETTLE_S, Step, find_steps
@@ -98,6 +99,7 @@ class Analysis:
     slo: list[SloResult]
     verdict: str
     notes: list[str] = field(default_factory=list)
+    faults: FaultSummary = field(default_factory=FaultSummary)
 
     @property
     def duration_s(self) -> int:
@@ -191,6 +193,8 @@ def analyze(data: RunData) -> Analysis:
         )
     if cap:
         notes.extend(cap.notes)
+    faults = fault_summary(seconds)
+    notes.extend(faults.notes())
     duration = seconds[-1].t - seconds[0].t + 1 if seconds else 0
     return Analysis(
         data=data,
@@ -217,6 +221,7 @@ def analyze(data: RunData) -> Analysis:
         slo=slo,
         verdict=_verdict(data.run, slo),
         notes=notes,
+        faults=faults,
     )
 
 
@@ -276,6 +281,7 @@ def summary_dict(a: Analysis) -> dict[str, Any]:
                 "turns_per_s": _r(a.rates.turns_per_s),
             },
             "generator_saturated_s": sum(w.duration_s for w in a.health),
+            "faults": a.faults.to_dict(),
         }
     )
     metrics = {

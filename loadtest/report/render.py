@@ -233,7 +233,8 @@ def summary_markdown(a: Analysis, report_name: str = "report.html") -> str:
         "### Integrity and reconnects",
         "",
         f"- events {t['events']:,}, gaps {t['gaps']:,}, duplicates {t['duplicates']:,}, "
-        f"out of order {t['out_of_order']:,}",
+        f"out of order {t['out_of_order']:,}, unaudited holes {a.faults.unaudited:,} (not gaps), "
+        f"history resets {a.faults.history_resets:,}",
         f"- disconnects: {', '.join(f'{k} {v}' for k, v in a.disconnects.items()) or 'none'}",
         f"- reconnects {rec.reconnect.count} (p50 {fmt_ms(rec.reconnect.p50_ms)}, p95 {fmt_ms(rec.reconnect.p95_ms)}), "
         f"resync p95 {fmt_ms(rec.resync.p95_ms)}, failed reconnects {rec.reconnect_failures}",

@@ -65,19 +65,33 @@ def test_throttled_page_is_retried_after_retry_after() -> None:
     assert slept == [1.0] and len(srv.calls) == 2 and t.unaudited == 0
 
 
-def test_failed_audit_counts_unaudited_gaps() -> None:
+def test_failed_audit_is_retried_later_then_unaudited_not_gaps() -> None:
     t = tracker_with_holes([4, 5], 10)
     taken = t.take_holes()
     down = RestResult(0, 1.0, "ConnectionError", None, None, False)
     srv = Server(stored(20), fail=[down] * 3)
-    a = HoleAuditor(t, srv.fetch, lambda n: None, sleep=lambda s: None)
-    assert a.audit(HoleBatch(taken, PHASE_REPLAY)) == (2, 0)
-    assert (t.gaps, t.unaudited) == (2, 2) and len(srv.calls) == 3
+    unaudited: list[int] = []
+    clock = [0.0]
+    a = HoleAuditor(
+        t, srv.fetch, lambda n: None, on_unaudited=unaudited.append, retry_rounds=1,
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s), clock=lambda: clock[0],
+    )  # fmt: skip
+    assert a.audit(HoleBatch(taken, PHASE_REPLAY)) == (0, 0)
+    assert (t.gaps, t.unaudited, t.pending_holes) == (0, 0, 2) and len(srv.calls) == 3
+    # A later round (after its backoff) audits them once the server answers again.
+    assert a.wait(5) and (t.gaps, t.holes_expected, t.unaudited) == (1, 1, 0) and len(srv.calls) == 4
+    # Failing every round: given up as unaudited, never counted as gaps.
+    t3 = tracker_with_holes([4, 5], 10)
+    srv3 = Server(stored(20), fail=[down] * 6)
+    a3 = HoleAuditor(t3, srv3.fetch, lambda n: None, on_unaudited=unaudited.append, retry_rounds=1,
+                     sleep=lambda s: None, clock=lambda: 0.0)  # fmt: skip
+    a3.audit(HoleBatch(t3.take_holes(), PHASE_REPLAY))
+    assert a3.wait(5) and (t3.gaps, t3.unaudited) == (0, 2) and len(srv3.calls) == 6 and unaudited == [2]
     # A 4xx is not retried.
     t2 = tracker_with_holes([4], 10)
     srv2 = Server(stored(20), fail=[RestResult(404, 1.0, None, None, None, False)])
     HoleAuditor(t2, srv2.fetch, lambda n: None, sleep=lambda s: None).audit(HoleBatch(t2.take_holes(), PHASE_REPLAY))
-    assert len(srv2.calls) == 1 and t2.unaudited == 1
+    assert len(srv2.calls) == 1 and t2.unaudited == 1 and t2.gaps == 0
 
 
 def test_page_bound() -> None:
@@ -86,7 +100,7 @@ def test_page_bound() -> None:
     srv = Server(stored(2100, state_every=10_000))
     a = HoleAuditor(t, srv.fetch, lambda n: None, max_pages=5, sleep=lambda s: None)
     gaps, _ = a.audit(HoleBatch(t.take_holes(), PHASE_REPLAY))
-    assert len(srv.calls) == 5 and gaps == 40 and t.unaudited == 30
+    assert len(srv.calls) == 5 and gaps == 10 and t.unaudited == 30
 
 
 def test_background_worker_and_wait() -> None:

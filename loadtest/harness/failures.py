@@ -13,6 +13,7 @@ HarnessFailure
 ├── ConnectionLost(reason)   the socket went away without us asking (server, ping_timeout, ...)
 ├── IntegrityFailure(kind)   event ids: gap, duplicate, out_of_order
 ├── ReconnectFailed(error)   every reconnect attempt failed; carries the last error's repr
+├── NotReady(outcome)        a new conversation was not RUNNING within --ready-timeout
 └── RestFailed(status)       a REST call answered non-2xx (0 = no answer)
 ```
 """
@@ -23,6 +24,7 @@ __all__ = [
     "ConnectionLost",
     "HarnessFailure",
     "IntegrityFailure",
+    "NotReady",
     "ReconnectFailed",
     "RestFailed",
     "ServerSignal",
@@ -64,6 +66,10 @@ class IntegrityFailure(HarnessFailure):
 
 class ReconnectFailed(HarnessFailure):
     """Every reconnect attempt failed; ``kind`` is the last error's repr."""
+
+
+class NotReady(HarnessFailure):
+    """The conversation did not reach ``RUNNING`` in time (``kind``: the wait's outcome, e.g. ``timeout``)."""
 
 
 class RestFailed(HarnessFailure):

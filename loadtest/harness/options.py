@@ -10,6 +10,8 @@ through one validation, which names the option, the bad value and the fix.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +25,9 @@ from loadtest.harness.units import parse_duration, parse_float, parse_list, pars
 
 __all__ = ["OPTIONS", "Option", "OptionError", "Settings", "add_options"]
 
-SECRET_FIELDS = ("session_api_key",)
+SECRET_FIELDS = ("session_api_key", "seed_settings")
+SECRET_FLAGS = ("--session-api-key", "--seed-settings")
+MAX_SOURCE_IPS = 4096
 SHAPES = ("none", "step", "ramp", "spike", "capacity", "throttle")
 REDACTED = "***"
 
@@ -63,6 +67,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("--action-rate", "0", "Total actions/s across all PacedUsers (overrides --action-pace; 0 = off)."),
     Option("--turn-timeout", "120s", "Give up waiting for a turn to end after this long."),
     Option("--connect-timeout", "30s", "Give up a socket connect (handshake + replay) after this long."),
+    Option(
+        "--wait-ready",
+        "on",
+        "Before joining a conversation, poll GET /api/conversations/{id} until RUNNING, as the OpenHands frontend"
+        " does (metric `ready`).",
+        choices=("on", "off"),
+    ),
+    Option("--ready-timeout", "120s", "Give up waiting for a conversation to be RUNNING after this long, then join."),
+    Option("--ready-poll", "3s", "Longest pause between readiness polls (they start at 0.5s and double up to it)."),
+    Option(
+        "--seed-settings",
+        "",
+        "Settings JSON (or @FILE) posted to /api/settings if the server has none (never logged, not in the web UI).",
+        secret=True,
+    ),
+    Option(
+        "--source-ips",
+        "",
+        "Local addresses to spread users over, e.g. 127.0.0.2-127.0.0.9 or 127.0.0.2,127.0.0.3 (per-IP limiters).",
+    ),
     Option("--reconnect-every", "30s", "ReconnectUser drops its socket this often (0 = only server drops)."),
     Option(
         "--drop-mode", "abrupt", "How ReconnectUser drops: abrupt TCP close or clean disconnect.", ("abrupt", "clean")
@@ -125,7 +149,7 @@ class OptionError(ValueError):
         if value is None or value == "":
             super().__init__(f"{flag} is missing: {fix}")
             return
-        shown = REDACTED if flag == "--session-api-key" else repr(value)
+        shown = REDACTED if flag in SECRET_FLAGS else repr(value)
         super().__init__(f"{flag}={shown} is not valid: {fix}")
 
 
@@ -183,6 +207,49 @@ def _read_message(text: str) -> str:
     return text
 
 
+def _read_settings_json(text: str) -> dict[str, Any] | None:
+    """``--seed-settings``: a JSON object, or ``@FILE`` holding one; empty means none."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    where = "the value"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            raise ValueError(f"no such file {text[1:]!r}")
+        where, text = f"file {text[1:]!r}", path.read_text()
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        # never echo the text: it may hold an LLM key
+        raise ValueError(f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f'{where} must be a non-empty JSON object such as {{"llm_model": ...}}')
+    return data
+
+
+def parse_source_ips(text: str) -> tuple[str, ...]:
+    """``127.0.0.2-127.0.0.9`` or ``127.0.0.2,127.0.0.5`` (entries may mix) → the addresses, in order.
+
+    A range ``A-B`` holds every address from A to B (same IP version, A ≤ B). Duplicates are kept once.
+    """
+    out: dict[str, None] = {}
+    for item in parse_list(str(text or "")):
+        lo_text, sep, hi_text = item.partition("-")
+        try:
+            lo = ipaddress.ip_address(lo_text.strip())
+            hi = ipaddress.ip_address(hi_text.strip()) if sep else lo
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or a range A-B of them") from None
+        if lo.version != hi.version or int(hi) < int(lo):
+            raise ValueError(f"{item!r}: a range goes from the lower to the higher address of one IP version")
+        if int(hi) - int(lo) + 1 + len(out) > MAX_SOURCE_IPS:
+            raise ValueError(f"more than {MAX_SOURCE_IPS} addresses")
+        for n in range(int(lo), int(hi) + 1):
+            out[str(ipaddress.ip_address(n))] = None
+    return tuple(out)
+
+
 def _check_host(host: str | None) -> str:
     if not host:
         raise OptionError("--host", host, "pass the server's base URL, e.g. --host http://127.0.0.1:3000")
@@ -208,6 +275,11 @@ class Settings:
     action_rate: float
     turn_timeout: float
     connect_timeout: float
+    wait_ready: bool
+    ready_timeout: float
+    ready_poll: float
+    seed_settings: dict[str, Any] | None
+    source_ips: tuple[str, ...]
     reconnect_every: float
     drop_mode: str
     reconnect_attempts: int
@@ -264,6 +336,13 @@ class Settings:
             action_rate=_parse(opts, "--action-rate", _positive(parse_float), "20 (actions/s in total)"),
             turn_timeout=_parse(opts, "--turn-timeout", _positive(parse_duration, allow_zero=False), "120s"),
             connect_timeout=_parse(opts, "--connect-timeout", _positive(parse_duration, allow_zero=False), "30s"),
+            wait_ready=_parse(opts, "--wait-ready", _on_off, "on"),
+            ready_timeout=_parse(opts, "--ready-timeout", _positive(parse_duration, allow_zero=False), "120s"),
+            ready_poll=_parse(opts, "--ready-poll", _positive(parse_duration, allow_zero=False), "3s"),
+            seed_settings=_parse(
+                opts, "--seed-settings", _read_settings_json, '\'{"llm_model": "openai/gpt-4o"}\' or @settings.json'
+            ),
+            source_ips=_parse(opts, "--source-ips", parse_source_ips, "127.0.0.2-127.0.0.9"),
             reconnect_every=_parse(opts, "--reconnect-every", _positive(parse_duration), "30s"),
             drop_mode=drop_mode,
             reconnect_attempts=_parse(opts, "--reconnect-attempts", _int, "10"),
@@ -305,6 +384,15 @@ class Settings:
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         return f"Settings({self.public_dict()!r})"
+
+
+def _on_off(value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise ValueError("choose on or off")
 
 
 def _label(value: Any) -> str:

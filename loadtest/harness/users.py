@@ -17,6 +17,7 @@ import gevent.event
 from locust import User, constant, task
 from locust.exception import StopUser
 
+import itertools
 import logging
 import random
 import time
@@ -26,7 +27,7 @@ from loadtest.harness.metrics import OWN_DISCONNECTS, MetricsListener
 from loadtest.harness.options import OptionError, Settings
 from loadtest.harness.pacing import PaceSchedule
 from loadtest.harness.runtime import install, runtime_for
-from loadtest.openhands import Conversation, ConversationConfig, ConversationError, Turn
+from loadtest.openhands import Conversation, ConversationConfig, ConversationError, RestClient, Turn
 from loadtest.sio.errors import SioError
 
 __all__ = ["ChatUser", "IdleUser", "OpenHandsUser", "PacedUser", "ReconnectUser"]
@@ -37,6 +38,14 @@ SETTLE_TIMEOUT = 2.0  # seconds a stopping user waits for its hole audits
 STABLE_CONNECTION = 1.0  # seconds a connection must last before a loss is reconnected without a pause
 
 install()
+_SOURCE_SEQ = itertools.count()  # users of this process, in start order, for --source-ips
+
+
+def pick_source_ip(ips: tuple[str, ...], seq: int, worker_index: int, workers: int) -> str | None:
+    """The local address of this process's `seq`-th user: round robin over ``ips``, workers interleaved."""
+    if not ips:
+        return None
+    return ips[(worker_index + seq * max(workers, 1)) % len(ips)]
 
 
 class OpenHandsUser(User):
@@ -63,6 +72,8 @@ class OpenHandsUser(User):
         self._retry_pause = 0.5
         self.connected_at = -1e9
         self.own_loss = False
+        self.source_ip: str | None = None
+        self.ready_checked = False
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -78,6 +89,7 @@ class OpenHandsUser(User):
         if not host:
             logger.error("No target: pass the server's base URL with --host, e.g. --host http://127.0.0.1:3000")
             raise StopUser()
+        self.source_ip = pick_source_ip(s.source_ips, next(_SOURCE_SEQ), rt.recorder.worker_index, rt.workers)
         cfg = ConversationConfig(
             base_url=str(host).rstrip("/"),
             session_api_key=s.session_api_key or None,
@@ -86,9 +98,19 @@ class OpenHandsUser(User):
             connect_timeout=s.connect_timeout,
             turn_timeout=s.turn_timeout,
             reconnect_max_attempts=max(1, s.reconnect_attempts),
+            source_address=self.source_ip,
+            ready_timeout=s.ready_timeout,
+            ready_poll=s.ready_poll,
+        )
+        rest = RestClient(
+            cfg.base_url,
+            cfg.session_api_key,
+            delayed_ms=cfg.http_delayed_ms,
+            settings=s.seed_settings,
+            source_address=cfg.source_address,
         )
         cid = self.conversation_id or rt.next_conversation_id()
-        self.conv = Conversation(cfg, cid, listener=MetricsListener(rt.recorder, self._on_lost))
+        self.conv = Conversation(cfg, cid, listener=MetricsListener(rt.recorder, self._on_lost), rest=rest)
         rt.recorder.sources.add(self)
         self._connect()
 
@@ -119,7 +141,17 @@ class OpenHandsUser(User):
 
     def _connect(self) -> bool:
         conv = self.conv
-        assert conv is not None
+        assert conv is not None and self.settings is not None
+        try:
+            if conv.conversation_id is None:
+                conv.create()
+        except ConversationError:
+            return False  # the REST create failed: reported by the listener as rest_create
+        if self.settings.wait_ready and not self.ready_checked:
+            # As the OpenHands frontend: join only once REST says the conversation runs (metric `ready`).
+            ready = conv.wait_ready()
+            self.ready_checked = True
+            self.runtime.recorder.ready(ready.ready_ms, ready.outcome)
         started = time.perf_counter()
         try:
             cr = conv.connect()

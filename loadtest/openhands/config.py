@@ -6,6 +6,7 @@ is the reconnect schedule: full-jitter exponential backoff that never undercuts 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import random
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ __all__ = [
     "KEY_VIA",
     "ConnectResult",
     "ConversationConfig",
+    "ReadyResult",
     "ReconnectResult",
     "backoff_delay",
 ]
@@ -52,6 +54,11 @@ class ConversationConfig:
         audit_batch: open holes that trigger an audit of live holes (one REST page).
         audit_max_pages: REST pages one audit may read; holes beyond are counted as gaps, unaudited.
         audit_rate: REST pages per second that all hole audits of this process may read together.
+        source_address: local IP address every socket and REST connection binds before connecting (e.g.
+            ``127.0.0.2``), so a per-client-IP limiter sees this conversation as its own client; None: default.
+        ready_timeout: seconds `Conversation.wait_ready` polls at most.
+        ready_poll: the longest pause between two readiness polls, seconds (the OpenHands frontend polls every
+            3 s while a conversation starts); polls start at ``min(0.5, ready_poll)`` and double up to it.
     """
 
     base_url: str
@@ -71,6 +78,9 @@ class ConversationConfig:
     audit_batch: int = 100
     audit_max_pages: int = 20
     audit_rate: float = 4.0
+    source_address: str | None = None
+    ready_timeout: float = 120.0
+    ready_poll: float = 3.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://", "ws", "wss")):
@@ -90,8 +100,17 @@ class ConversationConfig:
             "resync_timeout",
             "http_delayed_ms",
             "audit_rate",
+            "ready_timeout",
+            "ready_poll",
         ):
             _positive(name, getattr(self, name))
+        if self.source_address is not None:
+            try:
+                ipaddress.ip_address(self.source_address)
+            except ValueError:
+                raise ValueError(
+                    f"ConversationConfig.source_address must be an IP address, got {self.source_address!r}"
+                ) from None
         for name in ("reconnect_max_attempts", "audit_batch", "audit_max_pages"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -101,7 +120,8 @@ class ConversationConfig:
         key = "<redacted>" if self.session_api_key is not None else "None"
         return (
             f"ConversationConfig(base_url={self.base_url!r}, session_api_key={key}, key_via={self.key_via!r}, "
-            f"providers={self.providers!r}, audit_holes={self.audit_holes})"
+            f"providers={self.providers!r}, audit_holes={self.audit_holes}"
+            + (f", source_address={self.source_address!r})" if self.source_address else ")")
         )
 
 
@@ -122,6 +142,30 @@ class ConnectResult:
     replay_bytes: int
     started_at: float
     connected_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyResult:
+    """The outcome of `Conversation.wait_ready` (as the OpenHands frontend, join only once RUNNING).
+
+    Attributes:
+        ok: REST reported status ``RUNNING`` with a runtime status set and not ``STATUS$STOPPED``.
+        ready_ms: from the start of the wait (right after the create, for a new conversation) to the response
+            of the poll that saw it ready; None unless ok.
+        polls: ``GET /api/conversations/{id}`` calls made.
+        status: the last ``status`` seen (``STARTING``, ``RUNNING``, ``STOPPED``...), None if none was read.
+        runtime_status: the last ``runtime_status`` seen.
+        outcome: ``ready``; ``timeout`` (still starting at ``ready_timeout``); ``not_starting`` (the server
+            reports a conversation that is not starting, e.g. ``STOPPED``: joining restarts it); ``unsupported``
+            (the server has no such route or answered without a status: join at once).
+    """
+
+    ok: bool
+    ready_ms: float | None
+    polls: int
+    status: str | None
+    runtime_status: str | None
+    outcome: str
 
 
 @dataclass(frozen=True, slots=True)

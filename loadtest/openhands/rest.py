@@ -42,21 +42,43 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 _BODY_TEXT_MAX = 4096
 _HEADERS: dict[str, str] = {"Accept": "application/json"}  # shared, never mutated
 _POOL_MAXSIZE = 512
-_shared: requests.Session | None = None
+_shared: dict[str | None, requests.Session] = {}
 
 
-def shared_session() -> requests.Session:
-    """The process-wide session: one pool per host, cookies never stored (each call is stateless)."""
-    global _shared
-    if _shared is None:
+class _SourceAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections are bound to one local address before they connect."""
+
+    def __init__(self, source_address: str, **kwargs: Any) -> None:
+        self._source = (source_address, 0)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = self._source
+        super().init_poolmanager(*args, **kwargs)
+
+
+def shared_session(source_address: str | None = None) -> requests.Session:
+    """The process-wide session for one local address: one pool per host, cookies never stored.
+
+    Args:
+        source_address: local IP address every connection binds before connecting (None: the default),
+            so a per-client-IP limiter on the server sees each address as its own client.
+    """
+    session = _shared.get(source_address)
+    if session is None:
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=_POOL_MAXSIZE, max_retries=0)
+        kwargs: dict[str, Any] = {"pool_connections": 16, "pool_maxsize": _POOL_MAXSIZE, "max_retries": 0}
+        adapter = (
+            requests.adapters.HTTPAdapter(**kwargs)
+            if source_address is None
+            else _SourceAdapter(source_address, **kwargs)
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         session.trust_env = False
-        _shared = session
-    return _shared
+        _shared[source_address] = session
+    return session
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -108,6 +130,7 @@ class RestClient:
         timeout: float = 30.0,
         settings: dict[str, Any] | None = None,
         session: requests.Session | None = None,
+        source_address: str | None = None,
     ) -> None:
         """Args:
         base_url: ``http://host:port`` (a trailing slash is ignored).
@@ -116,6 +139,8 @@ class RestClient:
         timeout: seconds per request (connect and read).
         settings: body of ``POST /api/settings`` when the server asks for settings (default `DEFAULT_SETTINGS`).
         session: a `requests.Session` to use instead of the process-wide `shared_session()`.
+        source_address: local IP address to send from (the process-wide session of that address); ignored
+            when `session` is given.
         """
         if delayed_ms <= 0:
             raise ValueError(f"delayed_ms must be > 0, got {delayed_ms!r}")
@@ -123,7 +148,7 @@ class RestClient:
         self.delayed_ms = float(delayed_ms)
         self.timeout = float(timeout)
         self._settings = settings  # None: DEFAULT_SETTINGS (not copied: a client per conversation stays small)
-        self._session = session if session is not None else shared_session()
+        self._session = session if session is not None else shared_session(source_address)
         self._headers = _HEADERS
         if session_api_key is not None:
             self._headers = {**_HEADERS, "X-Session-API-Key": session_api_key}

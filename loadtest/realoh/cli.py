@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-conversations", type=int, default=200, help="max_concurrent_conversations (default 200)")
     parser.add_argument("--close-delay", type=int, default=60, help="[sandbox] close_delay seconds (default 60)")
     parser.add_argument("--llm-retries", type=int, default=0, help="[llm] num_retries (default 0)")
+    parser.add_argument(
+        "--max-iterations",
+        type=int,
+        default=500,
+        help="agent steps per conversation over all its turns (default 500; 1.6.0 never resets the count)",
+    )
     parser.add_argument("--health-timeout", type=float, default=120.0, help="seconds to wait for /health")
 
 
@@ -71,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lifetime <= 0:
         say("--lifetime must be > 0 seconds")
         return 2
+    if args.max_iterations < 1:
+        say("--max-iterations must be >= 1")
+        return 2
     opts = UpOptions(
         state_dir=state_dir,
         run_dir=run_dir,
@@ -82,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         max_concurrent_conversations=args.max_conversations,
         close_delay_s=args.close_delay,
         llm_num_retries=args.llm_retries,
+        max_iterations=args.max_iterations,
         health_timeout_s=args.health_timeout,
     )
     try:

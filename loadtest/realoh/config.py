@@ -26,7 +26,10 @@ class ServerPlan:
     """Mock LLM base URL including `/v1`."""
     max_concurrent_conversations: int = 200
     close_delay_s: int = 60
-    max_iterations: int = 5
+    max_iterations: int = 500
+    """Agent steps per conversation, summed over all its turns (OpenHands 1.6.0 never resets the count; at
+    the limit the agent goes to state `error`). A load test sends many turns per conversation; the mock LLM
+    ends each turn in one or two steps, so the bound only stops a runaway agent."""
     llm_num_retries: int = 0
     llm_retry_min_wait_s: int = 1
     llm_retry_max_wait_s: int = 2

@@ -51,6 +51,7 @@ class UpOptions:
     close_delay_s: int = 60
     llm_num_retries: int = 0
     health_timeout_s: float = HEALTH_TIMEOUT_S
+    max_iterations: int = 500
 
 
 def pid_path(run_dir: Path) -> Path:
@@ -181,6 +182,7 @@ def _start(opts: UpOptions, venv: Path, logs: Path, pf: PidFile, say: Say) -> No
         max_concurrent_conversations=opts.max_concurrent_conversations,
         close_delay_s=opts.close_delay_s,
         llm_num_retries=opts.llm_num_retries,
+        max_iterations=opts.max_iterations,
     )
     for d in (plan.store, plan.workspace):
         d.mkdir(parents=True, exist_ok=True)

@@ -43,8 +43,9 @@ def test_every_option_has_env_var_help_and_shows_in_the_web_ui_except_the_key() 
         action = actions[opt.dest]
         assert opt.env_var == "LOCUST_" + opt.dest.upper()
         assert action.help
-        # the key is kept out of the web UI: Locust would embed its value in the page
-        assert action.include_in_web_ui is (opt.flag != "--session-api-key")  # type: ignore[attr-defined]
+        # secrets (the key, settings that may hold an LLM key) stay out of the web UI: Locust would embed them
+        assert action.include_in_web_ui is (not opt.secret)  # type: ignore[attr-defined]
+        assert opt.secret is (opt.flag in ("--session-api-key", "--seed-settings"))
 
 
 def test_values_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

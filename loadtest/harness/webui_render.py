@@ -6,12 +6,14 @@ it). Drawing the plots takes a second or two of CPU; in a separate process it ne
 load generator's GIL, so viewing the Report tab does not stall the gevent loop (a thread did: the
 loop lagged 60 to 120 ms during each drawing).
 
-Request: ``{"folder": path, "lines": n, "run": {...}, "plots": bool, "dpi": 80}``. The first ``n``
-lines of the folder's ``timeline.jsonl`` (the lines the harness has completely written; the master's
-merged timeline in distributed mode) are read with the report package's own reader, ``run`` stands
-in for ``run.json`` (the harness's live copy), and :func:`analyze`, :func:`summary_dict` and
-:func:`make_figure` do the rest, as for a finished run. Answer: ``{"summary": {...}, "seconds": n,
-"notes": [...], "images": {name: [caption, base64 png]}}``, or ``{"error": "..."}``.
+Request: ``{"folder": path, "lines": n, "run": {...}, "plots": bool, "dpi": 80}``. The folder's
+``timeline.jsonl`` (the master's merged timeline in distributed mode) is read with the report
+package's own reader: its complete lines of this run (``ts`` from ``run["started_ts"]`` on, since a
+reused ``--report-dir`` also holds earlier runs), at most the ``n`` the harness had written when it
+asked. ``run`` stands in for ``run.json`` (the harness's live copy), and :func:`analyze`,
+:func:`summary_dict` and :func:`make_figure` do the rest, as for a finished run. Answer:
+``{"summary": {...}, "seconds": n, "notes": [...], "images": {name: [caption, base64 png]}}``,
+or ``{"error": "..."}``.
 
 Imports neither Locust nor gevent.
 """
@@ -25,21 +27,17 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["answer", "main", "read_lines"]
+__all__ = ["answer", "complete_lines", "main"]
 
 
-def read_lines(path: Path, n: int) -> list[str]:
-    """The first ``n`` lines of ``path`` (fewer when the file is shorter; none when it is missing)."""
-    out: list[str] = []
+def complete_lines(path: Path) -> list[str]:
+    """Every line of ``path`` that ends in a newline (the last one may still be being written)."""
     try:
-        with path.open("r", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if len(out) >= n:
-                    break
-                out.append(line)
+        text = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
-    return out
+    lines = text.split("\n")
+    return lines[:-1]  # the text after the last newline is incomplete (or empty)
 
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +48,11 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
 
     folder = Path(str(request["folder"]))
     run = request.get("run") or {}
-    seconds, dropped = parse_lines(read_lines(folder / "timeline.jsonl", int(request.get("lines", 0))))
+    seconds, dropped = parse_lines(complete_lines(folder / "timeline.jsonl"))
+    started = run.get("started_ts")
+    if isinstance(started, int | float):  # a reused --report-dir holds earlier runs' lines too
+        seconds = [s for s in seconds if s.ts >= int(started) - 1]
+    seconds = seconds[: int(request.get("lines", len(seconds)))]  # the lines the harness had written
     notes = (
         [] if run.get("ended_at") else ["live: the run is still going; the figures cover the seconds written so far."]
     )

@@ -187,8 +187,12 @@ def test_report_html_only_for_the_ended_run(tmp_path: Path, live_for: Any) -> No
     assert live.report_html() is None
 
 
-def test_renderer_reads_only_complete_lines(tmp_path: Path) -> None:
+def test_renderer_reads_only_complete_lines_of_this_run(tmp_path: Path) -> None:
+    earlier = line_from_slice(_slice(0, users=9), t=0, step=0, workers=1)
+    earlier["ts"] = START - 100.0  # a previous run in the same --report-dir
+    (tmp_path / "timeline.jsonl").write_text(json.dumps(earlier) + "\n")
     rt = FakeRuntime(tmp_path)
+    rt.runlog.run["started_ts"] = START + 0.4
     for t in range(3):
         rt.write(_slice(t, users=1))
     with (tmp_path / "timeline.jsonl").open("a") as fh:

@@ -42,7 +42,7 @@ from flask import Response, abort, make_response, request, send_file
 from loadtest.harness.slo import evaluate
 from loadtest.harness.timeline import Slice, line_from_slice, window
 from loadtest.harness.webui_js import WEBUI_JS
-from loadtest.harness.webui_live import LiveReport, RenderError
+from loadtest.harness.webui_live import LiveReport, Rendered, RenderError
 from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows, fmt_ms
 
 __all__ = ["COLUMNS", "CONVERSATIONS_KEY", "REPORT_KEY", "install_web_ui", "live_rows", "table_rows"]
@@ -113,6 +113,15 @@ def _report_note(*, skipped: bool, finished: bool) -> str:
     if skipped:
         return "report.html: not built (--skip-report)"
     return "report.html: being built…" if finished else "report.html: ready to download when the run stops"
+
+
+def _figures(rendered: Rendered | None) -> list[dict[str, str]]:
+    if rendered is None:
+        return []
+    return [
+        {"name": name, "caption": caption, "url": f"/loadtest/report/{name}.png?g={rendered.generation}"}
+        for name, (caption, _) in rendered.images.items()
+    ]
 
 
 def install_web_ui(environment: Any, runtime: Any) -> None:
@@ -188,10 +197,7 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
             seconds=len(runtime.history),
             rendering=live.rendering,
             generated_at=rendered.made_at if rendered else None,
-            figures=[
-                {"name": name, "caption": caption, "url": f"/loadtest/report/{name}.png?g={rendered.generation}"}
-                for name, (caption, _) in (rendered.images.items() if rendered else ())
-            ],
+            figures=_figures(rendered),
             notes=rendered.notes if rendered else [],
             report_html="/loadtest/report.html" if html is not None else None,
             report_note=_report_note(skipped=skipped, finished=bool(runtime.finished)),

@@ -15,14 +15,14 @@ from tests.webui.helpers import LOCUSTFILE, free_port, get, get_bytes, locust_pr
 pytestmark = pytest.mark.slow
 
 
-def _conversations(base: str) -> dict[tuple[str, str], list[Any]] | None:
+def _conversations(base: str) -> dict[tuple[str, str], dict[str, Any]] | None:
     status, body = get(base + "/stats/requests")
     if status != 200:
         return None
     data = json.loads(body)
     for table in data.get("extended_stats", []):
         if table["key"] == "conversations":
-            return {(r["section"], r["item"]): r for r in table["data"]}  # type: ignore[misc]
+            return {(r["section"], r["item"]): r for r in table["data"]}
     return None
 
 

@@ -10,6 +10,7 @@ progress line read from the run's ``timeline.jsonl``, builds the report, prints 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -295,6 +296,22 @@ def _run_locust(
     return proc.returncode if proc.returncode is not None else EXIT_ERROR
 
 
+def saturation_warning(summary_json: Path) -> str | None:
+    """The warning `bench` prints when the load generator itself was saturated (from summary.json), or None."""
+    try:
+        run = json.loads(summary_json.read_text()).get("run", {})
+        seconds = float(run.get("generator_saturated_s") or 0)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if seconds <= 0:
+        return None
+    return (
+        f"warning: the load generator itself was saturated for {seconds:.0f} s (gevent loop lag or CPU); latencies "
+        "in those seconds include the client's own delay, so they measure the generator, not the server (see "
+        "'Generator health' in the report). Use fewer users per process or more workers."
+    )
+
+
 def _finish(plan: BenchPlan, locust_code: int) -> int:
     from loadtest.report import build_report
 
@@ -308,6 +325,9 @@ def _finish(plan: BenchPlan, locust_code: int) -> int:
         print(f"locust exited with code {locust_code}; see {plan.run_dir / 'locust.log'}", file=sys.stderr)
     verdict_code = EXIT_SLO if result.verdict == "fail" else EXIT_OK
     code = locust_code if locust_code not in (EXIT_OK, EXIT_SLO) else max(verdict_code, locust_code)
+    note = saturation_warning(result.summary_json)
+    if note:
+        print(note, file=sys.stderr)
     print(f"verdict: {result.verdict}")
     print(f"report:  {result.report_html}")
     print(f"summary: {result.summary_md}")

@@ -74,6 +74,12 @@ OPTIONS: tuple[Option, ...] = (
         " does (metric `ready`).",
         choices=("on", "off"),
     ),
+    Option(
+        "--ws-deflate",
+        "off",
+        "Offer WebSocket permessage-deflate on connect (servers that require compression; costs client CPU).",
+        choices=("on", "off"),
+    ),
     Option("--ready-timeout", "120s", "Give up waiting for a conversation to be RUNNING after this long, then join."),
     Option("--ready-poll", "3s", "Longest pause between readiness polls (they start at 0.5s and double up to it)."),
     Option(
@@ -297,6 +303,7 @@ class Settings:
     throttle_threshold: float
     lag_warning_ms: float
     skip_report: bool
+    ws_deflate: bool = False
 
     @classmethod
     def from_options(
@@ -360,6 +367,7 @@ class Settings:
             throttle_threshold=_parse(opts, "--throttle-threshold", parse_percent, "1%"),
             lag_warning_ms=_parse(opts, "--lag-warning", _positive(parse_duration, allow_zero=False), "100ms") * 1000,
             skip_report=bool(_field(opts, "--skip-report")),
+            ws_deflate=_parse(opts, "--ws-deflate", _on_off, "on"),
         )
 
     def shape_steps(self) -> tuple[Step, ...]:

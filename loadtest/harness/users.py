@@ -101,6 +101,7 @@ class OpenHandsUser(User):
             source_address=self.source_ip,
             ready_timeout=s.ready_timeout,
             ready_poll=s.ready_poll,
+            deflate=s.ws_deflate,
         )
         rest = RestClient(
             cfg.base_url,

@@ -59,6 +59,8 @@ class ConversationConfig:
         ready_timeout: seconds `Conversation.wait_ready` polls at most.
         ready_poll: the longest pause between two readiness polls, seconds (the OpenHands frontend polls every
             3 s while a conversation starts); polls start at ``min(0.5, ready_poll)`` and double up to it.
+        deflate: offer WebSocket permessage-deflate (for servers that require compression; it costs CPU on
+            both sides: see benchmarks/README.md).
     """
 
     base_url: str
@@ -81,6 +83,7 @@ class ConversationConfig:
     source_address: str | None = None
     ready_timeout: float = 120.0
     ready_poll: float = 3.0
+    deflate: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://", "ws", "wss")):

@@ -248,6 +248,7 @@ class Conversation:
         client = SocketIOClient(
             on_event=self._on_event,
             on_disconnect=lambda reason: self._on_disconnect(generation, reason),
+            deflate=self.cfg.deflate,
         )
         self._client = client
         self._replaying = True

@@ -21,6 +21,7 @@ from gevent import subprocess
 import base64
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -60,7 +61,10 @@ class RenderWorker:
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             argv = [sys.executable, "-m", "loadtest.harness.webui_render"]
-            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            root = str(Path(__file__).resolve().parents[2])  # where `loadtest` is, installed or not
+            path = os.environ.get("PYTHONPATH")
+            env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         return self._proc
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:

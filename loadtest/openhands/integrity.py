@@ -145,8 +145,8 @@ class Integrity:
         history no longer reaches our maximum: it restarted and recreated the conversation (the reference
         server keeps conversations in memory). `observe` then returns `RESET` once and starts a new
         epoch: the maximum becomes that id, holes of the old history are dropped (nobody can send them
-        any more), and later ids are judged against the new history, not counted as thousands of
-        duplicates.
+        any more), ids below it in the new history are not holes (we never asked for them), and later
+        ids are judged against the new history, not counted as thousands of duplicates.
         """
         self._resume = self.max_id >= 0
 
@@ -213,8 +213,7 @@ class Integrity:
         self._missing = _EMPTY
         self._resume_ranges = ()
         self.overflow = 0
-        if eid > 0:
-            self._open(0, eid)  # ids below the first one of the new history are its holes
+        # Ids below the first one of the new history are no holes: our latest_event_id asked for none of them.
         self.max_id = eid
 
     def _open(self, lo: int, hi: int) -> None:

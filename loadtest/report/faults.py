@@ -102,8 +102,8 @@ def fault_summary(seconds: Sequence[Second]) -> FaultSummary:
                 start, failed = s.t, 0
             failed += s.failures.get("connect", 0)
             last_t = s.t
-        elif start is not None:
-            outages.append(Outage(start, last_t, failed))
+        elif start is not None:  # reconnects report their failed attempts when they end: this second
+            outages.append(Outage(start, last_t, failed + s.failures.get("connect", 0)))
             start = None
         if s.gauge("sockets") > 0:
             seen_up = True

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtest.benchprofiles import PROFILES, Profile, locust_args_for
+from loadtest.harness.slo import SloError, parse_slos
 from loadtest.progress import ProgressLine, TimelineTail
 
 EPILOG = (
@@ -126,6 +127,11 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> BenchPla
     processes = int(_positive(args.processes, "--processes", 1, "2", integer=True))
     if args.target is not None and not args.target.startswith(("http://", "https://")):
         raise UsageError(f"--target: bad URL {args.target!r}; use e.g. --target http://127.0.0.1:3000")
+    for expr in args.slo:  # checked here, before a server or Locust is started
+        try:
+            parse_slos(expr)
+        except SloError as exc:
+            raise UsageError(f"--slo: bad value {expr!r}: {exc.why}") from None
     label = args.run_label or profile.name
     if not label.replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"--run-label: bad label {label!r}; use letters, digits, - and _, e.g. --run-label nightly")

@@ -328,6 +328,11 @@ class SocketIOClient:
             self._on_binary(payload, received_at)
             return
         try:
+            if self.namespace == "/":  # fast path: a plain event, no packet object
+                data = P.decode_root_event(payload)
+                if data is not None:
+                    self._deliver_event(data, None, len(payload), received_at)
+                    return
             packet = P.decode_text_frame(payload)
         except ProtocolError as exc:
             self._protocol_error(exc)
@@ -442,7 +447,9 @@ class SocketIOClient:
             waiter.set(None)
 
     def _dispatch(self, packet: P.SioPacket, size: int, received_at: float) -> None:
-        data = packet.data
+        self._deliver_event(packet.data, packet.id, size, received_at)
+
+    def _deliver_event(self, data: list[Any], ack_id: int | None, size: int, received_at: float) -> None:
         event = data[0]
         c = self.counters
         c.events_in += 1
@@ -459,10 +466,10 @@ class SocketIOClient:
             except Exception:
                 c.handler_errors += 1
                 _log.exception("handler for %r failed", event)
-        if packet.id is not None and self._state in (_OPEN, _CONNECTED):
+        if ack_id is not None and self._state in (_OPEN, _CONNECTED):
             args = [] if result is None else list(result) if isinstance(result, tuple) else [result]
             with contextlib.suppress(Disconnected):
-                self._write(P.SioPacket(P.ACK, self.namespace, args, packet.id))
+                self._write(P.SioPacket(P.ACK, self.namespace, args, ack_id))
 
     def _resolve(self, packet: P.SioPacket, received_at: float) -> None:
         ack_id = packet.id

@@ -79,6 +79,7 @@ __all__ = [
     "decode_eio",
     "decode_open",
     "decode_payload",
+    "decode_root_event",
     "decode_sio",
     "decode_text_frame",
     "encode_eio",
@@ -283,6 +284,29 @@ def decode_sio(data: str | bytes) -> SioPacket:
     else:
         raw = bytes(data)
     return _decode_sio_at(raw, 0)
+
+
+_ROOT_EVENT = b"42["
+
+
+def decode_root_event(payload: bytes) -> list[Any] | None:
+    """The data of a plain EVENT on namespace "/" without an ack id (``42[...]``, the bulk of what a server
+    sends), or None for any other frame, which `decode_text_frame` then decodes. Same checks, no packet object.
+
+    Args:
+        payload: a text frame's payload bytes.
+    """
+    if payload[:3] != _ROOT_EVENT:
+        return None
+    if len(payload) > MAX_FRAME_BYTES:
+        raise ProtocolError("frame_too_large", payload)
+    try:
+        data = _loads(memoryview(payload)[2:])
+    except (ValueError, RecursionError, TypeError) as exc:
+        raise ProtocolError("bad_json", payload[1:]) from exc
+    if type(data) is not list or not data or type(data[0]) is not str:
+        raise ProtocolError("bad_payload", payload[1:])
+    return data
 
 
 def decode_text_frame(payload: bytes) -> EioPacket | SioPacket:

@@ -253,3 +253,31 @@ def test_no_socket_timeout_after_connect_and_a_silent_connection_still_times_out
         transport: Any = client._transport  # gevent would start a timer per recv
         assert transport._sock.gettimeout() is None
         assert wait_for(lambda: rec.reasons == ["ping_timeout"], timeout=5)
+
+
+@pytest.mark.parametrize(
+    "frame_",
+    [b'42["oh_event",{"id":1}]', b'42["x"]', b'42["x",1,[2],null]', b'421["x"]', b'42/admin,["x"]', b"2", b"40"],
+)
+def test_root_event_fast_path_agrees_with_the_full_decoder(frame_: bytes) -> None:
+    from loadtest.sio import packets as P
+
+    fast = P.decode_root_event(frame_)
+    full = P.decode_text_frame(frame_)
+    if fast is None:  # anything but a plain root event goes the full way
+        assert not (isinstance(full, P.SioPacket) and full.namespace == "/" and full.id is None and full.type == 2)
+    else:
+        assert isinstance(full, P.SioPacket) and full.data == fast
+
+
+@pytest.mark.parametrize(
+    ("frame_", "kind"), [(b"42[1]", "bad_payload"), (b"42[]", "bad_payload"), (b"42[x", "bad_json")]
+)
+def test_root_event_fast_path_errors_match(frame_: bytes, kind: str) -> None:
+    from loadtest.sio import ProtocolError
+    from loadtest.sio import packets as P
+
+    for decode in (P.decode_root_event, P.decode_text_frame):
+        with pytest.raises(ProtocolError) as err:
+            decode(frame_)
+        assert err.value.kind == kind

@@ -20,7 +20,9 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 import itertools
 import logging
+import signal
 import sys
+import threading
 import time
 import weakref
 from collections import deque
@@ -438,6 +440,23 @@ def _on_init(environment: Any, **_: Any) -> None:
         sys.exit(2)
     if isinstance(runner, LocalRunner | MasterRunner) and headless:
         logger.debug("loadtest settings: %r", rt.settings)
+        _stop_on_sigterm()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends a headless run the way Ctrl-C does: quitting fires, the run folder and report are finished.
+
+    Locust registers its own SIGTERM watcher on the gevent loop, but with our users running it may not be
+    armed until the loop is idle (seen with Locust 2.47: the process died of SIGTERM with its run folder
+    unfinished). A plain handler, installed now, turns SIGTERM into the KeyboardInterrupt of Ctrl-C.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:

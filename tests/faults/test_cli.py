@@ -12,6 +12,7 @@ import pytest
 from tests.support.procs import ROOT
 
 LOCUSTFILE = str(ROOT / "locustfile.py")
+LOCUST = ["-m", "locust", "-f", LOCUSTFILE, "--headless", "-t", "2s"]
 
 CASES = [
     # (argv after the program, option, bad value, a word of the good example)
@@ -24,11 +25,11 @@ CASES = [
     (["-m", "loadtest", "serve", "--drop-share", "2"], "--drop-share", "2", "--drop-share 0.1"),
     (["-m", "loadtest", "serve", "--handshake-rate", "x"], "--handshake-rate", "x", "--handshake-rate 5"),
     (["-m", "loadtest", "serve", "--drop-mode", "weird"], "--drop-mode", "weird", "--drop-mode clean"),
-    (["-m", "locust", "-f", LOCUSTFILE, "--headless", "-t", "2s", "--host", "http://127.0.0.1:9", "--slo", "echo.p95<<3"],
+    ([*LOCUST, "--host", "http://127.0.0.1:9", "--slo", "echo.p95<<3"],
      "--slo", "echo.p95<<3", "echo.p95<250ms"),
-    (["-m", "locust", "-f", LOCUSTFILE, "--headless", "-t", "2s", "--host", "http://127.0.0.1:9", "--think-time", "3x"],
+    ([*LOCUST, "--host", "http://127.0.0.1:9", "--think-time", "3x"],
      "--think-time", "3x", "2s"),
-    (["-m", "locust", "-f", LOCUSTFILE, "--headless", "-t", "2s", "--host", "ftp://x", "ChatUser"],
+    ([*LOCUST, "--host", "ftp://x", "ChatUser"],
      "--host", "ftp://x", "http://127.0.0.1:3000"),
 ]  # fmt: skip
 

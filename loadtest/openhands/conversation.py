@@ -108,6 +108,7 @@ class Conversation:
         self._generation = 0
         self._not_before = 0.0  # perf_counter time before which a refused handshake said not to retry
         self._auditor: HoleAuditor | None = None  # made at the first hole
+        self._settled_to = -1  # max_id at the last quiet point whose holes went to the audit
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -203,12 +204,15 @@ class Conversation:
     def connect(self) -> ConnectResult:
         """Create the conversation if needed, then connect the socket (replay included).
 
+        Waits first for the rest of an earlier refusal's ``Retry-After``, if any.
+
         Raises:
             ConversationError, HandshakeRejected, ConnectRefused, ConnectTimeout, TransportError: as the
             server answered; the matching signal (``handshake_429``, ``connect_refused``) was sent first.
         """
         if self.conversation_id is None:
             self.create()
+        self._honour_retry_after()
         try:
             return self._open()
         except ConnectRefused as exc:
@@ -217,6 +221,19 @@ class Conversation:
                 self._rest_done("settings", self.rest.seed_settings())
                 return self._open()
             raise
+
+    def _honour_retry_after(self) -> None:
+        """Never hand the server a handshake sooner than its last refusal's ``Retry-After`` allowed.
+
+        Waits out the rest of it (every caller: a user's first connect and its retries, `reconnect`); one
+        longer than ``connect_timeout`` is not waited for: the refusal is raised again without a request.
+        """
+        hold = self._not_before - time.perf_counter()
+        if hold <= 0:
+            return
+        if hold > self.cfg.connect_timeout:
+            raise HandshakeRejected(429, hold, "not retried before Retry-After")
+        gevent.sleep(hold)
 
     def _query(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
         cfg = self.cfg
@@ -335,6 +352,10 @@ class Conversation:
                 if ended.waiter is not None:
                     ended.waiter.set()
                 listener.on_turn(self, ended)
+                if not self._turns.inflight and not replay and integ.max_id - self._settled_to >= self.cfg.audit_span:
+                    # A quiet point (no turn in flight): audit the live holes now, a page at a time, rather
+                    # than all at the end, when every conversation's audit competes for the REST budget.
+                    self._settle(PHASE_LIVE)
 
     def _on_disconnect(self, generation: int, reason: str) -> None:
         self.listener.on_disconnect(self, reason)
@@ -354,6 +375,7 @@ class Conversation:
 
     def _settle(self, phase: str) -> None:
         integ = self.integrity
+        self._settled_to = integ.max_id
         if integ.overflow:
             self._gaps(integ.take_overflow())
         holes = integ.take_holes()

@@ -74,7 +74,14 @@ def build_server(config: ServerConfig, transports: TransportRegistry | None = No
     rest = build_rest(hub, handshakes, lifespan)
     limited = HttpLimitGate(rest, metrics, limiter, config.http_sleep)
     inner = socketio.ASGIApp(sio, other_asgi_app=limited, socketio_path="socket.io")
-    gate = SocketGate(inner, metrics, WindowLimiter(config.handshake_rate), handshakes, config.max_payload)
+    gate = SocketGate(
+        inner,
+        metrics,
+        WindowLimiter(config.handshake_rate),
+        handshakes,
+        config.max_payload,
+        retry_after=config.handshake_retry_after,
+    )
     return ServerParts(gate, hub, metrics, sio, transports, handshakes)
 
 

@@ -107,6 +107,8 @@ def add_arguments(root: argparse.ArgumentParser) -> None:
     opt("http_rate", int, "10", "REST requests per IP per second before the limiter delays", "N")
     opt("http_sleep", float, "1", "seconds a delayed REST request sleeps", "S")
     opt("handshake_rate", float, "5", "new Engine.IO sessions per IP per second, over it HTTP 429 (0 = off)", "N")
+    opt("handshake_retry_after", int, "2", "Retry-After of a refused handshake, whole seconds (0 = until a slot frees)",
+        "S")  # fmt: skip
     opt("action_rate", float, "2", "actions per connection per second (0 = off)", "N")
     opt("action_limit_mode", str, "state", "answer to an action over the rate: state (rate_limited) | error", "MODE")
     opt("max_conversations", int, "100", "running agent loops before the oldest is evicted (0 = unlimited)", "N")

@@ -61,6 +61,7 @@ class ServerConfig:
     http_rate: int = 10
     http_sleep: float = 1.0
     handshake_rate: float = 0.0
+    handshake_retry_after: int = 0
     action_rate: float = 0.0
     action_limit_mode: str = "state"
     max_conversations: int = 3
@@ -115,6 +116,7 @@ def validate(cfg: ServerConfig) -> None:
         "http_sleep": "1",
         "close_delay": "3600",
         "handshake_rate": "5",
+        "handshake_retry_after": "2",
         "action_rate": "2",
         "drop_every": "10",
         "stall_ms": "5000",

@@ -62,7 +62,9 @@ class SocketGate:
         handshakes: HandshakeLog,
         max_payload: int,
         path: str = "/socket.io",
+        retry_after: int = 0,
     ) -> None:
+        self.retry_after = retry_after  # a fixed Retry-After (seconds); 0: until the limiter frees a slot
         self.app = app
         self.metrics = metrics
         self.limiter = limiter
@@ -95,7 +97,7 @@ class SocketGate:
             status = 101 if scope["type"] == "websocket" else 200
             self.handshakes.add(HandshakeAttempt(now, ip, port, transport, conversation_id, status, None))
             return True
-        retry = retry_after_header(wait)
+        retry = str(self.retry_after) if self.retry_after > 0 else retry_after_header(wait)
         self.handshakes.add(HandshakeAttempt(now, ip, port, transport, conversation_id, 429, int(retry)))
         self.metrics.throttles["handshake_429"] += 1
         await send_429(scope, receive, send, retry)

@@ -8,6 +8,7 @@ judge: after a 429, that conversation's next attempt comes at least 2 s later.
 
 from __future__ import annotations
 
+import itertools
 import json
 import urllib.request
 from collections import defaultdict
@@ -41,7 +42,7 @@ def test_no_user_retries_before_retry_after(tmp_path: Path) -> None:
     too_soon = []
     for conv, seq in by_conv.items():
         seq.sort(key=lambda a: float(a["t"]))  # type: ignore[arg-type]
-        for prev, nxt in zip(seq, seq[1:], strict=False):
+        for prev, nxt in itertools.pairwise(seq):
             if prev["status"] == 429 and float(nxt["t"]) - float(prev["t"]) < RETRY_AFTER:  # type: ignore[arg-type]
                 too_soon.append((conv[:8], prev["t"], nxt["t"]))
     assert not too_soon, too_soon

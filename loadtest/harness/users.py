@@ -34,7 +34,7 @@ __all__ = ["ChatUser", "IdleUser", "OpenHandsUser", "PacedUser", "ReconnectUser"
 
 logger = logging.getLogger("loadtest.harness")
 RETRY_PAUSE_MAX = 8.0
-SETTLE_TIMEOUT = 2.0  # seconds a stopping user waits for its hole audits
+SETTLE_TIMEOUT = 5.0  # seconds a stopping user waits for its hole audits (about a REST page each)
 STABLE_CONNECTION = 1.0  # seconds a connection must last before a loss is reconnected without a pause
 
 install()

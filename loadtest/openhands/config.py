@@ -54,6 +54,8 @@ class ConversationConfig:
         audit_batch: open holes that trigger an audit of live holes (one REST page).
         audit_max_pages: REST pages one audit may read; holes beyond are counted as gaps, unaudited.
         audit_rate: REST pages per second that all hole audits of this process may read together.
+        audit_span: at the end of a turn, with no other turn in flight, the live holes are audited once the
+            maximum id has grown this much since the last audit (so an audit stays within one REST page).
         source_address: local IP address every socket and REST connection binds before connecting (e.g.
             ``127.0.0.2``), so a per-client-IP limiter sees this conversation as its own client; None: default.
         ready_timeout: seconds `Conversation.wait_ready` polls at most.
@@ -80,6 +82,7 @@ class ConversationConfig:
     audit_batch: int = 100
     audit_max_pages: int = 20
     audit_rate: float = 4.0
+    audit_span: int = 80
     source_address: str | None = None
     ready_timeout: float = 120.0
     ready_poll: float = 3.0
@@ -114,7 +117,7 @@ class ConversationConfig:
                 raise ValueError(
                     f"ConversationConfig.source_address must be an IP address, got {self.source_address!r}"
                 ) from None
-        for name in ("reconnect_max_attempts", "audit_batch", "audit_max_pages"):
+        for name in ("reconnect_max_attempts", "audit_batch", "audit_max_pages", "audit_span"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"ConversationConfig.{name} must be an integer >= 1, got {value!r}")

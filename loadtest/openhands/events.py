@@ -141,12 +141,16 @@ def classify(payload: Any) -> Classified:
         source = payload.get("source")
         if action == "message":
             kind = EventKind.USER_MESSAGE if source == "user" else EventKind.AGENT_MESSAGE
-        else:
-            kind = _ACTIONS.get(action, EventKind.OTHER_ACTION)
+        else:  # a non-string action (a list from a broken server) is unhashable: OTHER, never a crash
+            kind = _ACTIONS.get(action, EventKind.OTHER_ACTION) if type(action) is str else EventKind.OTHER_ACTION
         return Classified(kind, _event_id(payload), source)
     observation = payload.get("observation")
     if observation is not None:
-        kind = _OBSERVATIONS.get(observation, EventKind.OTHER_OBSERVATION)
+        kind = (
+            _OBSERVATIONS.get(observation, EventKind.OTHER_OBSERVATION)
+            if type(observation) is str
+            else EventKind.OTHER_OBSERVATION
+        )
         if kind is EventKind.AGENT_STATE:
             extras = payload.get("extras")
             state = extras.get("agent_state") if type(extras) is dict else None

@@ -235,7 +235,9 @@ class Recorder:
             if t.turn_co_ms is not None:
                 s.record("turn_co", t.turn_co_ms)
         else:
-            elapsed = t.turn_ms if t.turn_ms is not None else None
+            elapsed = t.turn_ms
+            if elapsed is None and t.end_state == "timeout":  # expired now: the failure took this long
+                elapsed = (time.perf_counter() - t.sent_at) * 1000.0
             self._failed(s, "turn", TurnFailed(str(t.end_state)), elapsed)
 
     def reconnected(self, rr: ReconnectResult) -> None:

@@ -8,7 +8,7 @@ Grammar (one expression per ``--slo``; several may be joined with ``,`` or ``;``
     GROUP.ratio OP VALUE     throttled.ratio<1%      (group total ÷ operations)
 
 ``METRIC`` is a metric of DESIGN §3 (``connect``, ``echo``, ``first_event``, ``turn``, ``event_gap``,
-``reconnect``, ``resync``, ``rest_create``) or its coordinated-omission twin (``echo_co``, ...).
+``reconnect``, ``resync``, ``rest_create``, ``ready``) or its coordinated-omission twin (``echo_co``, ...).
 ``STAT`` is ``pNN`` (``p50``, ``p99.9``), ``min``, ``max``, ``mean``, ``count``, ``failures`` or
 ``fail_ratio``. Latency values take ``us``/``ms``/``s``/``m`` (a bare number is ms); ratios take
 ``%`` or a bare ratio. Operations (the ``ratio`` denominator) are actions + connect attempts + REST
@@ -30,7 +30,7 @@ from loadtest.harness.units import parse_duration, parse_list, parse_percent
 
 __all__ = ["METRICS", "BreachTracker", "Slo", "SloError", "SloResult", "evaluate", "parse_slo", "parse_slos"]
 
-METRICS = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create")
+METRICS = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready")
 EXTRA_COUNTERS = ("connects", "reconnects", "rest_calls", "dropped_actions", "operations")
 EXAMPLE = "--slo 'echo.p95<250ms' --slo 'throttled.ratio<1%' --slo 'gaps==0'"
 

@@ -44,7 +44,7 @@ LOOP_LAG_LIMIT_MS = 50.0
 """A gevent loop lag above this means the generator, not the server, may be what is slow."""
 CPU_PERCENT_LIMIT = 90.0
 """Generator CPU at or above this (per worker, as recorded) flags the second."""
-_METRIC_ORDER = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create")
+_METRIC_ORDER = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from loadtest.report.timeline import Second
 
 __all__ = ["Slo", "evaluate", "operations", "parse_slo", "split_exprs"]
 
-METRICS = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create")
+METRICS = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready")
 TOP_COUNTERS = ("actions", "events", "bytes", "gaps", "duplicates", "out_of_order", "turns")
 GROUPS = ("throttled", "disconnects", "errors", "failures")
 EXTRA_COUNTERS = ("connects", "reconnects", "rest_calls", "dropped_actions", "operations")

@@ -282,6 +282,12 @@ class Recorder:
             s.count(f"errors.{kind}")
             self._fire("signal", None, 0, ServerSignal(kind))
 
+    def protocol_error(self, kind: str, n: int = 1) -> None:
+        """Frames that broke the protocol, by the client's kind (``bad_type``, ``bad_json``...)."""
+        s = self._slice()
+        s.count(f"errors.protocol_{kind}", n)
+        self._fire("protocol", None, 0, ServerSignal(f"protocol_{kind}"))
+
     def disconnect(self, reason: str) -> None:
         s = self._slice()
         s.count(f"disconnects.{reason}")
@@ -307,6 +313,13 @@ class MetricsListener(ConversationListener):
 
     def on_disconnect(self, conv: Conversation, reason: str) -> None:
         self.recorder.disconnect(reason)
+        if reason == "protocol_error":
+            # The kinds are on the connection's client (a new one per connect, so these are this connection's).
+            # TODO(openhands): a public Conversation.protocol_errors; see docs/requests-faults.md.
+            client = getattr(conv, "_client", None)
+            counters = getattr(client, "counters", None)
+            for kind, n in (getattr(counters, "protocol_errors", None) or {}).items():
+                self.recorder.protocol_error(str(kind), int(n))
         if self.on_lost is not None:
             self.on_lost(reason)
 

@@ -87,6 +87,7 @@ class Runtime:
         self.tracker: BreachTracker | None = None
         self.aborted = False
         self.finished = True
+        self.lost_workers: set[str] = set()
         self.ticking = False
         self._greenlets: list[gevent.Greenlet] = []
 
@@ -159,6 +160,7 @@ class Runtime:
         self.history.clear()
         self.total = Slice(0)
         self.steps = []
+        self.lost_workers = set()
         self.aborted = False
         self.finished = False
         self.tracker = BreachTracker(self.settings.slo_abort) if self.settings.slo_abort > 0 else None
@@ -277,12 +279,29 @@ class Runtime:
         if self.runlog is None:
             return
         workers = len(getattr(self.runner, "clients", {}) or {}) or 1
-        lost = len(getattr(getattr(self.runner, "clients", None), "missing", []) or [])
+        lost = self._note_lost_workers()
         for s in slices:
             t = s.second - self.start_second
             self.runlog.append(line_from_slice(s, t=t, step=self.step_at(t), workers=workers, lost_workers=lost))
             self.history.append(s)
             self.total.merge(s)
+
+    def _note_lost_workers(self) -> int:
+        """Workers Locust marked missing (no heartbeat): noted in run.json once, no longer waited for.
+
+        Locust forgets a missing worker after a minute, so the count is kept here for the whole run.
+        """
+        for node in getattr(getattr(self.runner, "clients", None), "missing", []) or []:
+            if node.id in self.lost_workers:
+                continue
+            self.lost_workers.add(node.id)
+            if self.assembler is not None:
+                self.assembler.drop_source(node.id)  # its seconds up to the loss are kept; nothing more is awaited
+            t = int(self.run_time())
+            logger.warning("Locust worker %s lost at t = %d s; the run goes on with the others", node.id, t)
+            if self.runlog is not None:
+                self.runlog.note(f"Locust worker {node.id} lost at t = {t} s (no heartbeat); the run went on")
+        return len(self.lost_workers)
 
     # -- steps, pace and windows (used by shapes) -------------------------------------------------
 

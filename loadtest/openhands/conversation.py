@@ -25,7 +25,7 @@ from loadtest.openhands.audit import HoleAuditor, HoleBatch, pacer
 from loadtest.openhands.config import ConnectResult, ConversationConfig, ReadyResult, ReconnectResult, backoff_delay
 from loadtest.openhands.events import EventKind, classify
 from loadtest.openhands.integrity import DUPLICATE, NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, RESET, Integrity
-from loadtest.openhands.listener import ConversationListener
+from loadtest.openhands.listener import ConversationListener, IntegrityKind
 from loadtest.openhands.rest import RestClient, RestResult
 from loadtest.openhands.turns import Turn, TurnBook
 from loadtest.sio import SocketIOClient
@@ -323,7 +323,9 @@ class Conversation:
             r = integ.observe(eid, replay and kind is EventKind.AGENT_STATE)
             if r != NEW:
                 duplicate = r == DUPLICATE
-                what = "out_of_order" if r == OUT_OF_ORDER else "history_reset" if r == RESET else "duplicate"
+                what: IntegrityKind = (
+                    "out_of_order" if r == OUT_OF_ORDER else "history_reset" if r == RESET else "duplicate"
+                )
                 listener.on_integrity(self, what, 1)
             elif not replay and self._resync_from is not None and self._resync_at is None:
                 self._resync_at = received_at

@@ -1,8 +1,8 @@
-"""The real OpenHands 1.6.0 server shared by every `real_openhands` test of this folder (once per session).
+"""The real OpenHands 1.6.0 server shared by every `real_openhands` test of this folder (up once, down after).
 
 `loadtest openhands up` (installing openhands-ai==1.6.0 into its own Python 3.12 venv the first time, ~45 s)
 starts our mock LLM (asking for a harmless `echo`, then `finish`) and OpenHands on loopback with a bounded
-lifetime; `loadtest openhands down` stops exactly those processes at the end of the session. Without a
+lifetime; `loadtest openhands down` stops exactly those processes after the last test here. Without a
 Python 3.12 (pyenv), the tests that need the server are skipped with the reason.
 """
 
@@ -24,7 +24,7 @@ from loadtest.realoh.python312 import PythonNotFound, find_python312
 from tests.realoh.oh_server import MOCK_LLM_ARGS, Server
 
 UP_TIMEOUT_S = 270.0  # install (~25-45 s with a warm uv cache, longer cold) + start (25-40 s, up to 120 s busy)
-LIFETIME_S = 900  # the watchdog stops both services after this even if the session dies without `down`
+LIFETIME_S = 900  # the watchdog stops both services after this even if pytest dies without `down`
 
 
 def _loadtest(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -32,9 +32,9 @@ def _loadtest(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def openhands(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A running OpenHands 1.6.0 + mock LLM; brought down (and checked gone) at the end of the session."""
+    """A running OpenHands 1.6.0 + mock LLM; brought down (and checked gone) after the last test of tests/realoh."""
     try:
         find_python312()
     except PythonNotFound as exc:

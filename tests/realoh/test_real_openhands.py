@@ -2,7 +2,7 @@
 
 One conversation over REST, python-socketio on the websocket transport: a turn (the mock asks for a harmless
 `echo`, then `finish`), an injected LLM 429 (state `rate_limited`) and recovery, reconnects with
-`latest_event_id` checked against the stored events. The server comes from the session fixture in conftest.py.
+`latest_event_id` checked against the stored events. The server comes from the package fixture in conftest.py.
 Timings and the event sequence go to tests/artifacts/real_openhands.json.
 """
 

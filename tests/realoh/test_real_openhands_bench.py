@@ -6,7 +6,7 @@ or echo-less turn; only turns cut off by the end of the run missing), each conve
 (metric `ready`), zero gaps after dedupe (duplicates only the ids OpenHands resends on a conversation's first
 join), the reconnect run's replays exact (every scheduled drop reconnected at the first attempt, no gap, no
 extra duplicate), and REST throttle signals classified (counted as throttles, never as failed calls or turns).
-Copies of summary.md and summary.json go to tests/artifacts/real_openhands_<profile>.*.
+Copies of summary.md, summary.json and report.html go to tests/artifacts/real_openhands_<profile>*.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def _check_run(
     rows = _failure_rows(run_dir)
     for suffix in (".md", ".json"):
         shutil.copy(run_dir / f"summary{suffix}", artifacts / f"real_openhands_{profile}{suffix}")
+    shutil.copy(run_dir / "report.html", artifacts / f"real_openhands_{profile}_report.html")
     print(json.dumps({"profile": profile, "metrics": summary["metrics"], "counters": totals}, indent=1))
     assert summary["verdict"] == "pass" and summary["run"]["target"] == server.url
 
@@ -97,7 +98,7 @@ def _check_run(
     return summary, totals, rows
 
 
-@pytest.mark.timeout(600)  # includes the session fixture (install + start) when run alone
+@pytest.mark.timeout(600)  # includes the package fixture (install + start) when run alone
 @pytest.mark.usefixtures("llm_faults_off")
 def test_bench_chat_against_real_openhands(openhands: Server, tmp_path: Path, artifacts_dir: Path) -> None:
     run_dir = tmp_path / "chat"

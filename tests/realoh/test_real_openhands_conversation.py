@@ -34,7 +34,7 @@ def _quiet_limiter() -> None:
     gevent.sleep(1.2)
 
 
-@pytest.mark.timeout(420)  # includes the session fixture (install + start) when run alone
+@pytest.mark.timeout(420)  # includes the package fixture (install + start) when run alone
 @pytest.mark.usefixtures("llm_faults_off")
 def test_turns_reconnect_and_replay_from_every_midpoint(openhands: Server) -> None:
     rest = RestClient(openhands.url)

@@ -226,7 +226,7 @@ def _read_settings_json(text: str) -> dict[str, Any] | None:
         where, text = f"file {text[1:]!r}", path.read_text()
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         # never echo the text: it may hold an LLM key
         raise ValueError(f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     if not isinstance(data, dict) or not data:

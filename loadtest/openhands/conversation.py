@@ -109,7 +109,6 @@ class Conversation:
         self._not_before = 0.0  # perf_counter time before which a refused handshake said not to retry
         self._auditor: HoleAuditor | None = None  # made at the first hole
         self._settled_to = -1  # max_id at the last quiet point whose holes went to the audit
-        self._settled_to = -1  # max_id at the last quiet point whose holes went to the audit
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -359,10 +358,6 @@ class Conversation:
                     # A quiet point (no turn in flight): audit the live holes now, a page at a time, rather
                     # than all at the end, when every conversation's audit competes for the REST budget.
                     self._settle(PHASE_LIVE)
-                if not self._turns.inflight and not replay and integ.max_id - self._settled_to >= self.cfg.audit_span:
-                    # A quiet point (no turn in flight): audit the live holes now, a page at a time, rather
-                    # than all at the end, when every conversation's audit competes for the REST budget.
-                    self._settle(PHASE_LIVE)
 
     def _on_disconnect(self, generation: int, reason: str) -> None:
         self.listener.on_disconnect(self, reason)
@@ -382,7 +377,6 @@ class Conversation:
 
     def _settle(self, phase: str) -> None:
         integ = self.integrity
-        self._settled_to = integ.max_id
         self._settled_to = integ.max_id
         if integ.overflow:
             self._gaps(integ.take_overflow())

@@ -1,16 +1,12 @@
 """Fault tests (issue 8): each module proves one family of faults is survived, counted and reported.
 
-Every test here is marked ``faults`` (registered below, so ``--strict-markers`` accepts it) and ``slow``;
+Every test here is marked ``faults`` (registered in pyproject.toml) and ``slow``;
 ``pytest -m faults`` runs them alone. Every wait is bounded; every process is started and stopped by pid.
 """
 
 from __future__ import annotations
 
 import pytest
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "faults: issue 8 fault tests (bounded; together under 5 minutes)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -35,8 +35,8 @@ def test_capacity_search_stops_after_the_first_failing_step(tmp_path: Path) -> N
     opts = ("--event-delay-ms", "10", "--script", "message", "--max-conversations", "3", "--no-http-limit")
     with ReferenceServer(*opts) as server:
         r = run_locust(
-            server.url, tmp_path / "c", "--shape", "capacity", "--shape-steps", "2,3,5,8", "--step-duration", "3s",
-            "--step-warmup", "1s", "--think-time", "100ms", "ChatUser", run_time="", timeout=40,
+            server.url, tmp_path / "c", "--shape", "capacity", "--shape-steps", "2,3,5,8", "--step-duration", "6s",
+            "--step-warmup", "1s", "--think-time", "100ms", "ChatUser", run_time="", timeout=70,
         )  # fmt: skip
     cap = r.run["capacity"]
     assert cap["max_conversations_within_slo"] == 3, (cap, r.output[-2000:])

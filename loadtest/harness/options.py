@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from loadtest.harness.shapes import Step, parse_steps
 from loadtest.harness.slo import Slo, SloError, parse_slos
-from loadtest.harness.units import parse_duration, parse_float, parse_list, parse_percent, parse_range
+from loadtest.units import parse_duration, parse_float, parse_list, parse_percent, parse_range
 
 __all__ = ["OPTIONS", "Option", "OptionError", "Settings", "add_options"]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.harness.units import parse_duration
+from loadtest.units import parse_duration
 
 __all__ = [
     "CapacitySearchShape",

@@ -1,105 +1,67 @@
-"""Service-level objectives: parse ``--slo`` expressions and evaluate them over merged timeline data.
+"""Service-level objectives over merged timeline data: the live check, the gate at quit, ``--slo-abort``.
 
-Grammar (one expression per ``--slo``; several may be joined with ``,`` or ``;``)::
-
-    METRIC.STAT OP VALUE     echo.p95<250ms   turn.p99<=5s   connect.max<2s   echo.count>=100
-                             connect.failures<5   turn.fail_ratio<1%
-    COUNTER OP VALUE         gaps==0   duplicates==0   throttled<10   disconnects.server==0
-    GROUP.ratio OP VALUE     throttled.ratio<1%      (group total ÷ operations)
-
-``METRIC`` is a metric of DESIGN §3 (``connect``, ``echo``, ``first_event``, ``turn``, ``event_gap``,
-``reconnect``, ``resync``, ``rest_create``, ``ready``) or its coordinated-omission twin (``echo_co``, ...).
-``STAT`` is ``pNN`` (``p50``, ``p99.9``), ``min``, ``max``, ``mean``, ``count``, ``failures`` or
-``fail_ratio``. Latency values take ``us``/``ms``/``s``/``m`` (a bare number is ms); ratios take
-``%`` or a bare ratio. Operations (the ``ratio`` denominator) are actions + connect attempts + REST
-calls. A latency objective with no samples is a breach: a server that answered nothing must not pass.
-
-Pure: no Locust, no I/O.
+The grammar (``echo.p95<250ms``, ``gaps==0``, ``throttled.ratio<1%``) lives in :mod:`loadtest.slo`,
+shared with the report; this module measures a parsed :class:`~loadtest.slo.Slo` over a
+:class:`~loadtest.harness.timeline.Slice`. Pure: no Locust, no I/O.
 """
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.harness.timeline import COUNTER_GROUPS, TOP_COUNTERS, Slice
-from loadtest.harness.units import parse_duration, parse_list, parse_percent
+from loadtest.harness.timeline import Slice
+from loadtest.slo import EXAMPLE, METRICS, Slo, SloError, parse_slo
+from loadtest.units import parse_list
 
-__all__ = ["METRICS", "BreachTracker", "Slo", "SloError", "SloResult", "evaluate", "parse_slo", "parse_slos"]
-
-METRICS = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready")
-EXTRA_COUNTERS = ("connects", "reconnects", "rest_calls", "dropped_actions", "operations")
-EXAMPLE = "--slo 'echo.p95<250ms' --slo 'throttled.ratio<1%' --slo 'gaps==0'"
-
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    ">": operator.gt,
-}
-_EXPR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*?)\s*(<=|>=|==|!=|<|>)\s*(\S.*?)\s*$")
-_PCT = re.compile(r"^p(\d+(?:\.\d+)?)$")
-_LATENCY_STATS = ("min", "max", "mean", "avg")
+__all__ = [
+    "EXAMPLE",
+    "METRICS",
+    "BreachTracker",
+    "Slo",
+    "SloError",
+    "SloResult",
+    "evaluate",
+    "measure",
+    "parse_slo",
+    "parse_slos",
+]
 
 
-class SloError(ValueError):
-    """A malformed ``--slo`` expression; the message names the option and shows an example."""
+def measure(slo: Slo, data: Slice) -> float | None:
+    """The measured value over ``data`` (ms, ratio or count); ``None`` when there are no samples."""
+    if slo.kind == "latency":
+        h = data.hists.get(slo.subject)
+        if h is None or not h.count:
+            return None
+        if slo.stat in ("mean", "avg"):
+            return h.mean
+        if slo.stat == "min":
+            return h.min
+        if slo.stat == "max":
+            return h.max
+        return h.percentile(float(slo.stat[1:]))
+    if slo.stat == "count":
+        h = data.hists.get(slo.subject)
+        return float(h.count if h else 0)
+    if slo.stat == "failures":
+        return float(data.counter(f"failures.{slo.subject}"))
+    if slo.stat == "fail_ratio":
+        h = data.hists.get(slo.subject)
+        failed = data.counter(f"failures.{slo.subject}")
+        total = (h.count if h else 0) + failed
+        return failed / total if total else 0.0
+    if slo.stat == "ratio":
+        return data.counter(slo.subject) / max(operations(data), 1)
+    if slo.subject == "operations":
+        return float(operations(data))
+    return float(data.counter(slo.subject))
 
-    def __init__(self, expr: str, why: str) -> None:
-        self.expr = expr
-        self.why = f"{why}; write e.g. {EXAMPLE}"
-        super().__init__(f"--slo {expr!r}: {self.why}")
 
-
-@dataclass(frozen=True)
-class Slo:
-    """One parsed objective."""
-
-    expr: str
-    kind: str  # "latency" | "count" | "ratio"
-    subject: str  # metric name, counter key or group
-    stat: str  # "p95", "max", "count", "failures", "fail_ratio", "ratio", "value"
-    op: str
-    threshold: float  # ms for latency, a ratio for ratios, a number otherwise
-
-    def measure(self, data: Slice) -> float | None:
-        """The measured value over ``data`` (ms, ratio or count); ``None`` when there are no samples."""
-        if self.kind == "latency":
-            h = data.hists.get(self.subject)
-            if h is None or not h.count:
-                return None
-            if self.stat in ("mean", "avg"):
-                return h.mean
-            if self.stat == "min":
-                return h.min
-            if self.stat == "max":
-                return h.max
-            return h.percentile(float(self.stat[1:]))
-        if self.stat == "count":
-            h = data.hists.get(self.subject)
-            return float(h.count if h else 0)
-        if self.stat == "failures":
-            return float(data.counter(f"failures.{self.subject}"))
-        if self.stat == "fail_ratio":
-            h = data.hists.get(self.subject)
-            failed = data.counter(f"failures.{self.subject}")
-            total = (h.count if h else 0) + failed
-            return failed / total if total else 0.0
-        if self.stat == "ratio":
-            return data.counter(self.subject) / max(operations(data), 1)
-        if self.subject == "operations":
-            return float(operations(data))
-        return float(data.counter(self.subject))
-
-    def check(self, data: Slice) -> SloResult:
-        value = self.measure(data)
-        ok = value is not None and _OPS[self.op](value, self.threshold)
-        return SloResult(self, value, ok)
+def check(slo: Slo, data: Slice) -> SloResult:
+    value = measure(slo, data)
+    return SloResult(slo, value, slo.holds(value))
 
 
 @dataclass(frozen=True)
@@ -135,53 +97,6 @@ def operations(data: Slice) -> int:
     return data.counter("actions") + data.counter("connects") + data.counter("rest_calls")
 
 
-def _fail(expr: str, why: str) -> SloError:
-    return SloError(expr, why)
-
-
-def _is_metric(name: str) -> bool:
-    return name in METRICS or (name.endswith("_co") and name[:-3] in METRICS)
-
-
-def parse_slo(expr: str) -> Slo:
-    """Parse one expression; :class:`SloError` names ``--slo`` and shows an example."""
-    m = _EXPR.match(expr)
-    if not m:
-        raise _fail(expr, "expected TARGET OP VALUE with OP one of < <= > >= == !=")
-    target, op, raw = m.group(1), m.group(2), m.group(3)
-    head, _, stat = target.partition(".")
-    try:
-        if _is_metric(head):
-            if not stat:
-                raise _fail(expr, f"say which statistic of {head!r}, e.g. {head}.p95")
-            if _PCT.match(stat) or stat in _LATENCY_STATS:
-                pct = _PCT.match(stat)
-                if pct and not 0 < float(pct.group(1)) <= 100:
-                    raise _fail(expr, "percentiles go from p0.1 to p100")
-                return Slo(expr.strip(), "latency", head, stat, op, parse_duration(raw, default_unit="ms") * 1000.0)
-            if stat in ("count", "failures"):
-                return Slo(expr.strip(), "count", head, stat, op, float(raw))
-            if stat == "fail_ratio":
-                return Slo(expr.strip(), "ratio", head, stat, op, parse_percent(raw))
-            raise _fail(expr, f"unknown statistic {stat!r}; use pNN, min, max, mean, count, failures or fail_ratio")
-        if head in COUNTER_GROUPS:
-            if stat == "ratio":
-                return Slo(expr.strip(), "ratio", head, "ratio", op, parse_percent(raw))
-            return Slo(expr.strip(), "count", target, "value", op, float(raw))
-        if head in TOP_COUNTERS or head in EXTRA_COUNTERS:
-            if stat == "ratio":
-                return Slo(expr.strip(), "ratio", head, "ratio", op, parse_percent(raw))
-            if stat:
-                raise _fail(expr, f"{head!r} is a counter; compare it directly, e.g. {head}==0")
-            return Slo(expr.strip(), "count", head, "value", op, float(raw))
-    except ValueError as exc:
-        if isinstance(exc, SloError):
-            raise
-        raise _fail(expr, f"bad value {raw!r} ({exc})") from None
-    known = ", ".join((*METRICS, *TOP_COUNTERS, *COUNTER_GROUPS))
-    raise _fail(expr, f"unknown metric or counter {head!r}; known: {known}")
-
-
 def parse_slos(exprs: Iterable[str] | str | None) -> tuple[Slo, ...]:
     """Parse ``--slo`` values (each may hold several expressions joined by ``,`` or ``;``)."""
     items = parse_list(exprs if exprs is None or isinstance(exprs, str) else list(exprs))
@@ -189,7 +104,7 @@ def parse_slos(exprs: Iterable[str] | str | None) -> tuple[Slo, ...]:
 
 
 def evaluate(slos: Sequence[Slo], data: Slice) -> list[SloResult]:
-    return [slo.check(data) for slo in slos]
+    return [check(slo, data) for slo in slos]
 
 
 class BreachTracker:

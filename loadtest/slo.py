@@ -1,0 +1,130 @@
+"""The ``--slo`` grammar, shared by the harness (live and at quit) and the report (per step, after a crash).
+
+One expression per ``--slo`` (several may be joined with ``,`` or ``;``)::
+
+    METRIC.STAT OP VALUE     echo.p95<250ms   turn.p99<=5s   connect.max<2s   echo.count>=100
+                             connect.failures<5   turn.fail_ratio<1%
+    COUNTER OP VALUE         gaps==0   duplicates==0   throttled<10   disconnects.server==0
+    GROUP.ratio OP VALUE     throttled.ratio<1%      (group total ÷ operations)
+
+``METRIC`` is a metric of DESIGN §3 (``connect``, ``echo``, ``first_event``, ``turn``, ``event_gap``,
+``reconnect``, ``resync``, ``rest_create``, ``ready``) or its coordinated-omission twin (``echo_co``, ...).
+``STAT`` is ``pNN`` (``p50``, ``p99.9``), ``min``, ``max``, ``mean``, ``count``, ``failures`` or
+``fail_ratio``. Latency values take ``us``/``ms``/``s``/``m`` (a bare number is ms); ratios take ``%`` or
+a bare ratio. Operations (the ``ratio`` denominator) are actions + connect attempts + REST calls. A
+latency objective with no samples is a breach: a server that answered nothing must not pass.
+
+Only the grammar lives here; each side measures an :class:`Slo` over its own data. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from loadtest.units import parse_duration, parse_percent
+
+__all__ = [
+    "COUNTER_GROUPS",
+    "EXAMPLE",
+    "EXTRA_COUNTERS",
+    "METRICS",
+    "OPS",
+    "TOP_COUNTERS",
+    "Slo",
+    "SloError",
+    "parse_slo",
+]
+
+METRICS = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready")
+TOP_COUNTERS = ("actions", "events", "bytes", "gaps", "duplicates", "out_of_order", "turns")
+COUNTER_GROUPS = ("throttled", "disconnects", "errors", "failures")
+EXTRA_COUNTERS = ("connects", "reconnects", "rest_calls", "dropped_actions", "operations")
+EXAMPLE = "--slo 'echo.p95<250ms' --slo 'throttled.ratio<1%' --slo 'gaps==0'"
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_EXPR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*?)\s*(<=|>=|==|!=|<|>)\s*(\S.*?)\s*$")
+_PCT = re.compile(r"^p(\d+(?:\.\d+)?)$")
+_LATENCY_STATS = ("min", "max", "mean", "avg")
+
+
+class SloError(ValueError):
+    """A malformed ``--slo`` expression; the message names the option and shows an example."""
+
+    def __init__(self, expr: str, why: str) -> None:
+        self.expr = expr
+        self.why = f"{why}; write e.g. {EXAMPLE}"
+        super().__init__(f"--slo {expr!r}: {self.why}")
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """One parsed objective; ``threshold`` is ms for latencies, a fraction for ratios, a number otherwise."""
+
+    expr: str
+    kind: str  # "latency" | "count" | "ratio"
+    subject: str  # metric name, counter key or group ("group.entry" for one entry of a group)
+    stat: str  # "p95", "max", "count", "failures", "fail_ratio", "ratio" or "value"
+    op: str
+    threshold: float
+
+    @property
+    def is_latency(self) -> bool:
+        return self.kind == "latency"
+
+    def holds(self, value: float | None) -> bool:
+        """Whether a measured value meets the objective (no value — no samples — never does)."""
+        return value is not None and OPS[self.op](value, self.threshold)
+
+
+def is_metric(name: str) -> bool:
+    return name in METRICS or (name.endswith("_co") and name[:-3] in METRICS)
+
+
+def parse_slo(expr: str) -> Slo:
+    """Parse one expression; :class:`SloError` says what is wrong and shows an example."""
+    m = _EXPR.match(expr)
+    if not m:
+        raise SloError(expr, "expected TARGET OP VALUE with OP one of < <= > >= == !=")
+    target, op, raw = m.group(1), m.group(2), m.group(3)
+    head, _, stat = target.partition(".")
+    text = expr.strip()
+    try:
+        if is_metric(head):
+            if not stat:
+                raise SloError(expr, f"say which statistic of {head!r}, e.g. {head}.p95")
+            pct = _PCT.match(stat)
+            if pct or stat in _LATENCY_STATS:
+                if pct and not 0 < float(pct.group(1)) <= 100:
+                    raise SloError(expr, "percentiles go from p0.1 to p100")
+                return Slo(text, "latency", head, stat, op, parse_duration(raw, default_unit="ms") * 1000.0)
+            if stat in ("count", "failures"):
+                return Slo(text, "count", head, stat, op, float(raw))
+            if stat == "fail_ratio":
+                return Slo(text, "ratio", head, stat, op, parse_percent(raw))
+            raise SloError(expr, f"unknown statistic {stat!r}; use pNN, min, max, mean, count, failures or fail_ratio")
+        if head in COUNTER_GROUPS:
+            if stat == "ratio":
+                return Slo(text, "ratio", head, "ratio", op, parse_percent(raw))
+            return Slo(text, "count", target, "value", op, float(raw))
+        if head in TOP_COUNTERS or head in EXTRA_COUNTERS:
+            if stat == "ratio":
+                return Slo(text, "ratio", head, "ratio", op, parse_percent(raw))
+            if stat:
+                raise SloError(expr, f"{head!r} is a counter; compare it directly, e.g. {head}==0")
+            return Slo(text, "count", head, "value", op, float(raw))
+    except SloError:
+        raise
+    except ValueError as exc:
+        raise SloError(expr, f"bad value {raw!r} ({exc})") from None
+    known = ", ".join((*METRICS, *TOP_COUNTERS, *COUNTER_GROUPS))
+    raise SloError(expr, f"unknown metric or counter {head!r}; known: {known}")

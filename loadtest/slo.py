@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from loadtest.histogram import Histogram
 from loadtest.units import parse_duration, parse_percent
 
 __all__ = [
@@ -80,6 +81,18 @@ class Slo:
     @property
     def is_latency(self) -> bool:
         return self.kind == "latency"
+
+    def latency_of(self, h: Histogram | None) -> float | None:
+        """This latency objective's statistic of ``h`` in ms; ``None`` without samples."""
+        if h is None or not h.count:
+            return None
+        if self.stat in ("mean", "avg"):
+            return h.mean
+        if self.stat == "min":
+            return h.min
+        if self.stat == "max":
+            return h.max
+        return h.percentile(float(self.stat[1:]))
 
     def holds(self, value: float | None) -> bool:
         """Whether a measured value meets the objective (no value — no samples — never does)."""

@@ -32,16 +32,7 @@ __all__ = [
 def measure(slo: Slo, data: Slice) -> float | None:
     """The measured value over ``data`` (ms, ratio or count); ``None`` when there are no samples."""
     if slo.kind == "latency":
-        h = data.hists.get(slo.subject)
-        if h is None or not h.count:
-            return None
-        if slo.stat in ("mean", "avg"):
-            return h.mean
-        if slo.stat == "min":
-            return h.min
-        if slo.stat == "max":
-            return h.max
-        return h.percentile(float(slo.stat[1:]))
+        return slo.latency_of(data.hists.get(slo.subject))
     if slo.stat == "count":
         h = data.hists.get(slo.subject)
         return float(h.count if h else 0)

@@ -72,15 +72,7 @@ def _measure(slo: Slo, seconds: Sequence[Second]) -> float | None:
         if slo.stat == "fail_ratio":
             failed = sum(s.failures.get(slo.subject, 0) for s in seconds)
             return failed / (h.count + failed) if h.count + failed else 0.0
-        if not h.count:
-            return None
-        if slo.stat in ("mean", "avg"):
-            return h.mean
-        if slo.stat == "min":
-            return h.min
-        if slo.stat == "max":
-            return h.max
-        return h.percentile(float(slo.stat[1:]))
+        return slo.latency_of(h)
     if slo.stat == "failures":
         return float(sum(s.failures.get(slo.subject, 0) for s in seconds))
     if slo.stat == "ratio":

@@ -1,8 +1,10 @@
 """`idle` and `server` workloads of benchmarks/generators.py (run them through it).
 
 idle    one child process on --gen-core opens idle conversations against the firehose in steps up to --conns
-        (or the first failure), and reports connect rate and RSS per held connection at each step; then
-        python-socketio's `Client` (the anchor) does the same up to --pysio-conns.
+        (or the first failure), and reports connect rate and RSS per held connection at each step; then the
+        anchors up to --anchor-conns (alias --pysio-conns): python-socketio's `Client` and Locust's contrib
+        `SocketIOUser` (instantiated in a Locust Environment with a local runner; no task greenlet) in steps like
+        ours, and Artillery (two waves of half, RSS per connection from the second; artillery_anchor.py).
 server  the reference server (`loadtest serve`, no delays, no HTTP limiter) on --server-core, driven by our
         client in a plain gevent child on --gen-core (no Locust, so the server is the bottleneck): events/s per
         server CPU-second, with the server's ws compression on and off and our client offering
@@ -31,6 +33,7 @@ def _idle_child(args: argparse.Namespace) -> dict[str, Any]:
     from gevent import monkey
 
     monkey.patch_all()  # as in a Locust worker
+    import gevent
     import gevent.pool
 
     import gc
@@ -52,6 +55,21 @@ def _idle_child(args: argparse.Namespace) -> dict[str, Any]:
             source = f"127.0.0.{1 + i % args.sources}" if args.sources > 1 else None
             client.connect(args.url, query=query, timeout=60, source_address=source)
             return client
+    elif args.kind == "contrib":
+        from locust.contrib.socketio import SocketIOUser
+        from locust.env import Environment
+
+        class IdleContribUser(SocketIOUser):
+            options = {"reconnection": False}
+
+        env = Environment(user_classes=[IdleContribUser])
+        env.create_local_runner()  # Locust's stats listen on events.request (the contrib client's `WS connect` row)
+
+        def make(i: int) -> Any:
+            user = IdleContribUser(env)  # its own SocketIOClient, the catch-all `WSR` handler, a wait greenlet
+            user.sio.connect(f"{args.url}?conversation_id=idle-{i}&latest_event_id=-1", transports=["websocket"])
+            user.sio_greenlet = gevent.spawn(user.sio.wait)  # as in Locust's example: the first one exits at once
+            return user.sio
     else:
         import socketio
 
@@ -176,10 +194,19 @@ def idle(args: argparse.Namespace) -> None:
     server = Firehose(args.server_core)
     results = []
     try:
-        for kind, conns in (("ours", args.conns), ("pysio", args.pysio_conns)):
+        kinds = (("ours", args.conns), ("pysio", args.pysio_conns), ("contrib", args.pysio_conns))
+        for kind, conns in (*kinds, ("artillery", args.pysio_conns)):
             if kind not in args.generators:
                 continue
             s0 = server.stats()
+            if kind == "artillery":
+                import artillery_anchor
+
+                result = artillery_anchor.idle(args, server, conns)
+                result["server_cpu_s"] = (server.stats()["cpu_ms"] - s0["cpu_ms"]) / 1000
+                results.append(result)
+                print(f"  {kind}: {json.dumps(result)}", flush=True)
+                continue
             argv = ["--child", "idle", "--kind", kind, "--url", server.url, "--conns", str(conns)]
             argv += ["--time-limit", "300", "--sources", str(args.sources), *(["--deflate"] if args.deflate else [])]
             result = _child(argv, args.gen_core, 900)
@@ -198,6 +225,11 @@ def idle(args: argparse.Namespace) -> None:
                   f"{st['connect_cpu_us']:,.0f} | {st['rss_per_conn_kib']:.1f} |")  # fmt: skip
         if r["errors"]:
             print(f"| {r['kind']} first failure | {r['errors'][0]} | | | |")
+    servers = ", ".join(f"{r['kind']} {r['server_cpu_s']:.1f} s" for r in results)
+    print(f"firehose CPU over each client's run (the firehose's core): {servers}")
+    if any(r["kind"] == "artillery" for r in results):
+        print(f"(Artillery's connect rate is capped by its arrival phases: --anchor-conns / 2 / --artillery-ramp "
+              f"= {args.pysio_conns / 2 / max(1.0, args.artillery_ramp):,.0f}/s)")  # fmt: skip
     print(f"load average: {load_average()}")
     print(json.dumps({"idle": results}))
 

@@ -12,7 +12,8 @@ Counts come from the target (actions received, events emitted), CPU from the gen
 
 Generators: `ours` (locustfile.py ChatUser/PacedUser/IdleUser: Conversation, timeline, histograms, Locust
 stats), `pysio` (python-socketio Client in a Locust user), `contrib` (Locust's contrib SocketIOUser), `artillery`
-(npm artillery, socketio engine; roundtrip only). Every run is bounded by --seconds and stops by itself.
+(npm artillery, socketio engine; roundtrip here, idle and stream in artillery_anchor.py). Every run is bounded
+by --seconds and stops by itself.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import artillery_anchor
 from _procs import (
     ARTILLERY_DIR,
     BENCH,
@@ -165,10 +167,13 @@ def stream(args: argparse.Namespace) -> None:
     server = Firehose(args.server_core, events=args.events)
     rows: dict[str, dict[str, float]] = {}
     try:
-        for kind in [k for k in args.generators if k != "artillery"]:
+        for kind in args.generators:
             with tempfile.TemporaryDirectory() as tmp:
-                extra = ["IdleUser"] if kind == "ours" else []
-                gen = _locust(args, kind, server.url, args.users, Path(tmp) / "run", extra, mode="idle")
+                if kind == "artillery":
+                    gen = artillery_anchor.stream(args, server.url, args.users)
+                else:
+                    extra = ["IdleUser"] if kind == "ours" else []
+                    gen = _locust(args, kind, server.url, args.users, Path(tmp) / "run", extra, mode="idle")
                 rows[kind] = _measure(args, gen, server, stream=args.stream_rate)
             print(f"  {kind}: {json.dumps(rows[kind])}", flush=True)
     finally:
@@ -231,7 +236,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="left out at the start of each run")
     parser.add_argument("--stream-rate", type=float, default=100.0, help="events/s pushed to each connection")
     parser.add_argument("--conns", type=int, default=20_000, help="idle: most connections to step up to")
-    parser.add_argument("--pysio-conns", type=int, default=4_000, help="idle: most python-socketio connections")
+    parser.add_argument(
+        "--anchor-conns", "--pysio-conns", dest="pysio_conns", type=int, default=4_000,
+        help="idle: most connections for each anchor (python-socketio, contrib, Artillery)",
+    )  # fmt: skip
+    parser.add_argument("--artillery-ramp", type=float, default=1.0, help="idle: Artillery's arrival phase (s)")
+    parser.add_argument(
+        "--artillery-no-deflate", action="store_true", help="idle, stream: Artillery with perMessageDeflate: false"
+    )
+    parser.add_argument("--artillery-settle", type=float, default=6.0, help="idle: Artillery's pause between waves (s)")
     parser.add_argument("--deflate", action="store_true", help="idle: our client offers permessage-deflate")
     parser.add_argument("--sources", type=int, default=1, help="idle: our client connects from 127.0.0.1..N")
     parser.add_argument("--server-core", type=int, default=1)

@@ -18,7 +18,8 @@
 //   POST /api/conversations             {"status":"ok","conversation_id":<hex32>,...}
 //   GET  /api/conversations/<id>        conversation info;  GET .../events -> {"events":[],"has_more":false}
 //   GET  /bench/stats                   {cpu_ms, connections, conversations, actions, events, bytes}
-//   POST /bench/stream?rate=R&seconds=S push R events/s to every conversation for S (<= 600) seconds
+//   POST /bench/stream?rate=R&seconds=S push R events/s to every conversation for S (<= 600) seconds (`events`
+//                                       counts one per socket reached)
 "use strict";
 
 const http = require("http");
@@ -90,9 +91,11 @@ function agentEvent(conv, i) {
   }
 }
 
-function emitTo(target, event) {
+// `deliveries`: sockets reached (a conversation's room may hold several, e.g. Artillery's virtual users, which
+// all share one conversation id); turns go to one socket per conversation in every generator.
+function emitTo(target, event, deliveries = 1) {
   (typeof target === "string" ? io.to(target) : target).emit("oh_event", event);
-  stats.events += 1;
+  stats.events += deliveries;
 }
 
 // `target` is the conversation id (its room: every socket of the conversation) or one socket.
@@ -131,7 +134,7 @@ function stream(rate, seconds) {
     if (n === 0) return;
     for (const [cid, conv] of conversations) {
       if (conv.sockets === 0) continue;
-      for (let i = 0; i < n; i++) emitTo(cid, agentEvent(conv, 1));
+      for (let i = 0; i < n; i++) emitTo(cid, agentEvent(conv, 1), conv.sockets);
     }
   }, 10);
 }

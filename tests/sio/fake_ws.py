@@ -85,6 +85,27 @@ class Conn:
         return data.decode()
 
 
+def read_request(sock: socket.socket) -> bytes | None:
+    """The HTTP upgrade request, up to its blank line; None if the peer closed first."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return None
+        request += chunk
+    return request
+
+
+def accept_key(request: bytes) -> bytes:
+    """``Sec-WebSocket-Accept`` for the request's ``Sec-WebSocket-Key`` (RFC 6455 §4.2.2)."""
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    return base64.b64encode(hashlib.sha1(key + _GUID).digest())
+
+
 class FakeServer:
     """Runs `script(conn)` for every connection; `upgrade=False` never answers the upgrade."""
 
@@ -108,22 +129,14 @@ class FakeServer:
 
     def _handle(self, sock: socket.socket, _addr: Any) -> None:
         try:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
+            request = read_request(sock)
+            if request is None:
+                return
             self.requests.append(request)
             if not self.upgrade:
                 gevent.sleep(30)
                 return
-            key = next(
-                line.split(b":", 1)[1].strip()
-                for line in request.split(b"\r\n")
-                if line.lower().startswith(b"sec-websocket-key:")
-            )
-            accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+            accept = accept_key(request)
             head = (
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"

@@ -7,8 +7,6 @@ from __future__ import annotations
 import gevent
 from gevent.server import StreamServer
 
-import base64
-import hashlib
 import json
 import socket
 import urllib.request
@@ -20,11 +18,9 @@ import pytest
 
 from loadtest.sio import HandshakeRejected, SocketIOClient, TransportError
 from loadtest.sio.upgrade import DEFLATE_OFFER, build_request
-from tests.sio.fake_ws import OPEN, Conn, frame, hold, text
+from tests.sio.fake_ws import OPEN, Conn, accept_key, frame, hold, read_request, text
 from tests.sio.helpers import Recorder, wait_for
 from tests.support.procs import ReferenceServer
-
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def _deflate(payload: str) -> bytes:
@@ -33,15 +29,6 @@ def _deflate(payload: str) -> bytes:
     data = z.compress(payload.encode()) + z.flush(zlib.Z_SYNC_FLUSH)
     assert data.endswith(b"\x00\x00\xff\xff")
     return data[:-4]
-
-
-def _accept(request: bytes) -> bytes:
-    key = next(
-        line.split(b":", 1)[1].strip()
-        for line in request.split(b"\r\n")
-        if line.lower().startswith(b"sec-websocket-key:")
-    )
-    return base64.b64encode(hashlib.sha1(key + _GUID).digest())
 
 
 class RawServer:
@@ -59,12 +46,9 @@ class RawServer:
 
     def _handle(self, sock: socket.socket, _addr: Any) -> None:
         try:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
+            request = read_request(sock)
+            if request is None:
+                return
             self.requests.append(request)
             answer = self.respond(request)
             sock.sendall(answer)
@@ -87,7 +71,7 @@ class RawServer:
 def _switching(extensions: str = "", accept: bytes | None = None) -> Callable[[bytes], bytes]:
     def respond(request: bytes) -> bytes:
         head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        head += b"Sec-WebSocket-Accept: " + (accept or _accept(request)) + b"\r\n"
+        head += b"Sec-WebSocket-Accept: " + (accept or accept_key(request)) + b"\r\n"
         if extensions:
             head += f"Sec-WebSocket-Extensions: {extensions}\r\n".encode()
         return head + b"\r\n"

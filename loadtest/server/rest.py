@@ -29,6 +29,13 @@ INIT_FIELDS = frozenset(
 )  # fmt: skip
 
 
+def _starting(conversation_id: str) -> Response:
+    """OpenHands' ``ConversationResponse`` for a conversation whose agent loop is starting."""
+    return JSONResponse(
+        {"status": "ok", "conversation_id": conversation_id, "message": None, "conversation_status": "STARTING"}
+    )
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status)
 
@@ -75,14 +82,7 @@ def build_rest(hub: Hub, handshakes: HandshakeLog, lifespan: Any = None) -> Star
         conv = hub.create_conversation()
         initial = body.get("initial_user_msg")
         await hub.ensure_running(conv, initial_message=initial if isinstance(initial, str) and initial else None)
-        return JSONResponse(
-            {
-                "status": "ok",
-                "conversation_id": conv.conversation_id,
-                "message": None,
-                "conversation_status": "STARTING",
-            }
-        )
+        return _starting(conv.conversation_id)
 
     async def list_conversations(request: Request) -> Response:
         try:
@@ -159,14 +159,7 @@ def build_rest(hub: Hub, handshakes: HandshakeLog, lifespan: Any = None) -> Star
         if conv is None:
             return _error(404, "Conversation not found")
         await hub.ensure_running(conv)
-        return JSONResponse(
-            {
-                "status": "ok",
-                "conversation_id": conv.conversation_id,
-                "message": None,
-                "conversation_status": "STARTING",
-            }
-        )
+        return _starting(conv.conversation_id)
 
     async def stop(request: Request) -> Response:
         conv = hub.store.get(request.path_params["cid"])

@@ -65,17 +65,20 @@ def build_rest(hub: Hub, handshakes: HandshakeLog, lifespan: Any = None) -> Star
         return check
 
     async def _json_body(request: Request) -> Any:
+        """The request's JSON body (``{}`` when empty), or the 422 answer to a malformed one (counted)."""
         raw = await request.body()
         if not raw:
             return {}
-        return json.loads(raw)
-
-    async def create(request: Request) -> Response:
         try:
-            body = await _json_body(request)
+            return json.loads(raw)
         except ValueError:
             metrics.bad_input["rest_malformed_json"] += 1
             return JSONResponse({"detail": "malformed JSON body"}, status_code=422)
+
+    async def create(request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
         if not isinstance(body, dict) or set(body) - INIT_FIELDS:
             extra = sorted(set(body) - INIT_FIELDS) if isinstance(body, dict) else []
             return JSONResponse({"detail": [{"type": "extra_forbidden", "loc": ["body", *extra]}]}, status_code=422)
@@ -123,11 +126,9 @@ def build_rest(hub: Hub, handshakes: HandshakeLog, lifespan: Any = None) -> Star
         conv = hub.store.get(request.path_params["cid"])
         if conv is None or not conv.running:
             return _error(404, "Conversation not running")
-        try:
-            body = await _json_body(request)
-        except ValueError:
-            metrics.bad_input["rest_malformed_json"] += 1
-            return JSONResponse({"detail": "malformed JSON body"}, status_code=422)
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
         if not isinstance(body, dict) or not isinstance(body.get("message"), str):
             return JSONResponse({"detail": 'body must be {"message": "..."}'}, status_code=422)
         metrics.actions_received_total += 1
@@ -138,11 +139,9 @@ def build_rest(hub: Hub, handshakes: HandshakeLog, lifespan: Any = None) -> Star
         conv = hub.store.get(request.path_params["cid"])
         if conv is None or not conv.running:
             return _error(404, "Conversation not running")
-        try:
-            body = await _json_body(request)
-        except ValueError:
-            metrics.bad_input["rest_malformed_json"] += 1
-            return JSONResponse({"detail": "malformed JSON body"}, status_code=422)
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
         problem = check_action(body)
         if problem is not None:
             metrics.bad_input[problem] += 1

@@ -37,6 +37,7 @@ from loadtest.harness.health import BottleneckWarning, HealthProbe
 from loadtest.harness.timeline import Slice
 from loadtest.openhands import ConnectResult, Conversation, ConversationListener, EventKind, ReconnectResult, RestResult
 from loadtest.openhands import Turn as TurnRecord
+from loadtest.openhands.listener import SIGNALS
 
 __all__ = ["GOOD_END_STATES", "THROTTLE_SIGNALS", "GaugeSource", "MetricsListener", "Recorder"]
 
@@ -44,17 +45,8 @@ REQUEST_TYPE = "socketio"
 GOOD_END_STATES = frozenset({"awaiting_user_input", "finished", "paused"})
 OWN_DISCONNECTS = frozenset({"client", "client_abort"})
 #: Signals counted under ``throttled`` (and in ``throttled.ratio``); the others are server errors.
-THROTTLE_SIGNALS = frozenset(
-    {
-        "http_429",
-        "http_delayed",
-        "handshake_429",
-        "connect_refused",
-        "rate_limited_state",
-        "too_many_conversations",
-        "server_disconnect",
-    }
-)
+SERVER_ERROR_SIGNALS = frozenset({"error_event", "status_error"})
+THROTTLE_SIGNALS = frozenset(SIGNALS) - SERVER_ERROR_SIGNALS
 
 
 _INTEGRITY_KEYS = {"gap": "gaps", "duplicate": "duplicates", "history_reset": "history_resets"}

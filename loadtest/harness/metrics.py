@@ -306,12 +306,9 @@ class MetricsListener(ConversationListener):
     def on_disconnect(self, conv: Conversation, reason: str) -> None:
         self.recorder.disconnect(reason)
         if reason == "protocol_error":
-            # The kinds are on the connection's client (a new one per connect, so these are this connection's).
-            # TODO(openhands): a public Conversation.protocol_errors; see docs/requests-faults.md.
-            client = getattr(conv, "_client", None)
-            counters = getattr(client, "counters", None)
-            for kind, n in (getattr(counters, "protocol_errors", None) or {}).items():
-                self.recorder.protocol_error(str(kind), int(n))
+            # A new client per connect, so these are this connection's faults.
+            for kind, n in conv.protocol_errors.items():
+                self.recorder.protocol_error(kind, n)
         if self.on_lost is not None:
             self.on_lost(reason)
 

@@ -130,6 +130,12 @@ class Conversation:
     def turns_in_flight(self) -> int:
         return len(self._turns)
 
+    @property
+    def protocol_errors(self) -> dict[str, int]:
+        """Protocol faults of the current (or last) connection, by ``ProtocolError.kind``."""
+        client = self._client
+        return dict(client.counters.protocol_errors) if client is not None else {}
+
     # -- create / connect --------------------------------------------------------------------------
 
     def create(self, initial_user_msg: str | None = None, **fields: Any) -> RestResult:

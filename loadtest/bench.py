@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtest.benchprofiles import PROFILES, Profile, locust_args_for
+from loadtest.benchprofiles import PROFILES, Profile
 from loadtest.harness.slo import SloError, parse_slos
 from loadtest.progress import ProgressLine, TimelineTail
 
@@ -231,7 +231,7 @@ def locust_command(plan: BenchPlan, host: str, slos: Sequence[str], extra: Seque
         argv += ["--processes", str(plan.processes)]
     for slo in slos:
         argv += ["--slo", slo]
-    argv += locust_args_for(plan.profile, plan)
+    argv += plan.profile.locust_args
     return argv + list(extra)
 
 

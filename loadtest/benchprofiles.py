@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from loadtest.bench import BenchPlan
 
 
 @dataclass(frozen=True)
@@ -19,6 +15,11 @@ class Profile:
     run_time_s: float
     locust_options: tuple[str, ...] = ()
     server_options: tuple[str, ...] = field(default=())
+
+    @property
+    def locust_args(self) -> list[str]:
+        """Locust arguments that select the profile's options and user class."""
+        return [*self.locust_options, self.user_class]
 
 
 PROFILES: dict[str, Profile] = {
@@ -84,8 +85,3 @@ PROFILES: dict[str, Profile] = {
         ),
     )
 }
-
-
-def locust_args_for(profile: Profile, plan: BenchPlan) -> list[str]:
-    """Locust arguments that select the profile's user class and options."""
-    return [*profile.locust_options, profile.user_class]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from loadtest.benchprofiles import PROFILES
 from loadtest.harness.options import OPTIONS, OptionError, Settings, add_options
 
 HOST = "http://127.0.0.1:3000"
@@ -111,3 +112,12 @@ def test_files_and_secret_redaction(tmp_path: Path) -> None:
     with pytest.raises(OptionError) as info:
         Settings.from_options({"session_api_key": "s3cret", "think_time": "bad"}, HOST)
     assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_every_bench_profile_passes_options_the_harness_accepts(name: str) -> None:
+    profile = PROFILES[name]
+    settings = _settings(*profile.locust_options)
+    assert profile.locust_args[-1] in {"ChatUser", "PacedUser", "ReconnectUser", "IdleUser"}
+    opts = profile.locust_options
+    assert settings.shape == dict(zip(opts[::2], opts[1::2], strict=True)).get("--shape", "none")

@@ -161,13 +161,14 @@ def test_event_delay_is_exact(server: ReferenceServer) -> None:
         live = [(t, e) for t, e in p.events[mark:] if isinstance(e.get("id"), int)]
     client_gaps = [(b[0] - a[0]) * 1000 for a, b in itertools.pairwise(live[1:])]
     # medians: single events may be late when the (shared, 2-core) machine is busy; the schedule is what counts
-    assert abs(statistics.median(client_gaps) - 5.0) < 1.5, client_gaps
+    assert abs(statistics.median(client_gaps) - 5.0) < 2.5, client_gaps
     stamps = {e["id"]: datetime.fromisoformat(e["timestamp"]) for e in rest_events(server.url, cid)}
     times = [stamps[e["id"]] for _, e in live]
     offsets = [(t - times[0]).total_seconds() * 1000 for t in times[1:]]
     errors = [off - 5.0 * (k + 1) for k, off in enumerate(offsets)]
-    assert statistics.median(abs(err) for err in errors) < 1.0, errors
-    assert abs(errors[-1]) < 2.0 or abs(errors[-2]) < 2.0, errors  # late events do not push the schedule
+    assert statistics.median(abs(err) for err in errors) < 1.5, errors
+    # late events do not push the schedule: a relative schedule's error would only grow along the turn
+    assert min(abs(err) for err in errors[-3:]) < 2.0, errors
 
 
 def test_conversation_keeps_running_after_disconnect(server: ReferenceServer) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from loadtest.openhands.audit import HoleAuditor, HoleBatch, pacer
 from loadtest.openhands.config import ConnectResult, ConversationConfig, ReadyResult, ReconnectResult, backoff_delay
+from loadtest.openhands.deadlines import DEADLINES
 from loadtest.openhands.events import EventKind, classify
 from loadtest.openhands.integrity import DUPLICATE, NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, RESET, Integrity
 from loadtest.openhands.listener import ConversationListener, IntegrityKind
@@ -482,7 +483,8 @@ class Conversation:
         Returns early, with ``end_state`` still None, if the connection drops: reconnect and wait again.
         When the time is up the turn ends as ``timeout``.
         """
-        limit = turn.sent_at + (timeout if timeout is not None else self.cfg.turn_timeout)
+        span = timeout if timeout is not None else self.cfg.turn_timeout
+        limit = turn.sent_at + span
         while turn.end_state is None:
             waiter = turn.waiter
             if waiter is None:
@@ -490,12 +492,15 @@ class Conversation:
             waiter.clear()
             if not self.connected and not self._replaying:
                 return turn
-            left = limit - time.perf_counter()
-            if left <= 0:
+            if limit <= time.perf_counter():
                 if self._turns.abandon(turn):
                     self.listener.on_turn(self, turn)
                 return turn
-            waiter.wait(left)
+            DEADLINES.add(waiter, limit, span)  # one sweeper for the process, not a timer per wait
+            try:
+                waiter.wait()
+            finally:
+                DEADLINES.discard(waiter)
         return turn
 
     # -- drop / reconnect / close ------------------------------------------------------------------

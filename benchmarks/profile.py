@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _procs import LOCUST, ROOT, Firehose, pin
 
-OWNERS = (("loadtest", "/loadtest/"), ("locust", "/locust/"), ("gevent", "/gevent/"), ("orjson", "orjson"))
+OWNERS = (("loadtest", "loadtest/"), ("locust", "locust/"), ("gevent", "gevent/"))
+# gevent's threadpool workers block in a lock; py-spy cannot tell that from running, so they are left out
+OTHER_THREADS = "_WorkerGreenlet.run"
 
 
 def _owner(frame: str) -> str:
@@ -54,6 +56,8 @@ def summarize(raw: Path, top: int) -> None:
         if not stack:
             continue
         n = int(count)
+        if OTHER_THREADS in stack:
+            continue
         frames = [_short(f) for f in stack.split(";")]
         total += n
         self_t[frames[-1]] += n
@@ -65,10 +69,10 @@ def summarize(raw: Path, top: int) -> None:
         return
     print(f"{total} samples (non-idle)")
     print("owner of the leaf frame: " + ", ".join(f"{k} {v / total:.0%}" for k, v in owners.most_common()))
-    print(f"\n| self | function |\n|---:|---|")
+    print("\n| self | function |\n|---:|---|")
     for f, n in self_t.most_common(top):
         print(f"| {n / total:.1%} | {f} |")
-    print(f"\n| inclusive | function |\n|---:|---|")
+    print("\n| inclusive | function |\n|---:|---|")
     for f, n in incl.most_common(top * 2):
         print(f"| {n / total:.1%} | {f} |")
 

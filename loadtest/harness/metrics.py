@@ -2,7 +2,8 @@
 
 Each measurement goes two ways:
 
-- Locust's ``events.request`` — one row per connect, echo, first agent event, turn, worst
+- Locust's statistics through ``events.request`` (or, with ``--locust-rows batched``, added once per second:
+  :mod:`loadtest.harness.locuststats`) — one row per connect, echo, first agent event, turn, worst
   inter-event gap of a turn, reconnect, resync and REST create (``request_type="socketio"``,
   ``name`` = the metric, milliseconds from the transport's receive stamps, ``response_length`` in
   bytes). Fire-and-forget sends fire nothing (no fake 0 ms rows). Throttle signals, refusals,
@@ -34,12 +35,13 @@ from loadtest.harness.failures import (
     TurnFailed,
 )
 from loadtest.harness.health import BottleneckWarning, HealthProbe
+from loadtest.harness.locuststats import BatchedRows
 from loadtest.harness.timeline import Slice
 from loadtest.openhands import ConnectResult, Conversation, ConversationListener, EventKind, ReconnectResult, RestResult
 from loadtest.openhands import Turn as TurnRecord
 from loadtest.openhands.listener import SIGNALS
 
-__all__ = ["GOOD_END_STATES", "THROTTLE_SIGNALS", "GaugeSource", "MetricsListener", "Recorder"]
+__all__ = ["GOOD_END_STATES", "REQUEST_TYPE", "THROTTLE_SIGNALS", "GaugeSource", "MetricsListener", "Recorder"]
 
 REQUEST_TYPE = "socketio"
 GOOD_END_STATES = frozenset({"awaiting_user_input", "finished", "paused"})
@@ -85,6 +87,8 @@ class Recorder:
         """This process's counters summed over every closed second (logged at the end of a test)."""
         self.probe = HealthProbe()
         self.bottleneck = BottleneckWarning(lag_warning_ms)
+        self.rows: BatchedRows | None = None
+        """`--locust-rows batched`: successful rows go to Locust's stats once per second (see `locuststats`)."""
 
     # -- seconds -----------------------------------------------------------------------------------
 
@@ -94,6 +98,8 @@ class Recorder:
         self.current = Slice(int(self.clock()))
         self.closed = []
         self.closed_through = self.current.second - 1
+        if self.rows is not None:
+            self.rows.clear()
 
     def _slice(self) -> Slice:
         second = int(self.clock())
@@ -132,6 +138,8 @@ class Recorder:
         self.bottleneck.update(float(s.second), lag, cpu, where=f"worker {self.worker_index}")
         for key, n in s.counters.items():
             self.totals[key] = self.totals.get(key, 0) + n
+        if self.rows is not None:
+            self.rows.flush(s.second)
         self.closed.append(s)
 
     def take_closed(self) -> tuple[list[Slice], int]:
@@ -142,6 +150,9 @@ class Recorder:
     # -- Locust rows -------------------------------------------------------------------------------
 
     def _fire(self, name: str, ms: float | None, length: int = 0, exc: BaseException | None = None) -> None:
+        if self.rows is not None and exc is None and ms is not None:
+            self.rows.add(name, ms, length)
+            return
         self.request_event.fire(
             request_type=REQUEST_TYPE,
             name=name,

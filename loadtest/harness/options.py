@@ -117,6 +117,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--throttle-threshold", "1%", "ThrottleSearchShape stops when throttle signals exceed this share of actions."
     ),
+    Option(
+        "--locust-rows",
+        "each",
+        "How our measurements reach Locust's statistics: each (one events.request per measurement) or batched"
+        " (added once per second: same table and CSVs, ~15% less generator CPU; other request listeners see"
+        " only failures).",
+        choices=("each", "batched"),
+    ),
     Option("--lag-warning", "100ms", "Warn when the generator's gevent loop lag exceeds this (client-bound results)."),
     Option(
         "--skip-report", None, "Do not build the report at the end (run.json and timeline.jsonl only).", flag_only=True
@@ -304,6 +312,7 @@ class Settings:
     lag_warning_ms: float
     skip_report: bool
     ws_deflate: bool = False
+    locust_rows: str = "each"
 
     @classmethod
     def from_options(
@@ -327,6 +336,9 @@ class Settings:
         shape = str(_field(opts, "--shape"))
         if shape not in SHAPES:
             raise OptionError("--shape", shape, f"choose one of {', '.join(SHAPES)}")
+        locust_rows = str(_field(opts, "--locust-rows") or "each")
+        if locust_rows not in ("each", "batched"):
+            raise OptionError("--locust-rows", locust_rows, "choose each or batched")
         drop_mode = str(_field(opts, "--drop-mode"))
         if drop_mode not in ("abrupt", "clean"):
             raise OptionError("--drop-mode", drop_mode, "choose abrupt or clean")
@@ -368,6 +380,7 @@ class Settings:
             lag_warning_ms=_parse(opts, "--lag-warning", _positive(parse_duration, allow_zero=False), "100ms") * 1000,
             skip_report=bool(_field(opts, "--skip-report")),
             ws_deflate=_parse(opts, "--ws-deflate", _on_off, "on"),
+            locust_rows=locust_rows,
         )
 
     def shape_steps(self) -> tuple[Step, ...]:

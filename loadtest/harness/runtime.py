@@ -28,7 +28,8 @@ import weakref
 from collections import deque
 from typing import Any
 
-from loadtest.harness.metrics import Recorder
+from loadtest.harness.locuststats import BatchedRows
+from loadtest.harness.metrics import REQUEST_TYPE, Recorder
 from loadtest.harness.options import OptionError, Settings, add_options
 from loadtest.harness.pacing import PhaseAllocator
 from loadtest.harness.runlog import RunLog
@@ -139,6 +140,8 @@ class Runtime:
             self.recorder.worker_index = self.phases.worker_index = int(self.runner.worker_index)
         self.pace_interval = None
         if self.has_users:
+            batched = self.settings.locust_rows == "batched"
+            self.recorder.rows = BatchedRows(self.runner.stats, REQUEST_TYPE) if batched else None
             self.recorder.reset()
             self.recorder.probe.start()
             self.ticking = True

@@ -109,3 +109,36 @@ def test_slo_abort_stops_a_run_after_a_sustained_breach(tmp_path: Path) -> None:
     assert len(r.lines) <= 12  # stopped long before the 30 s run time
     assert r.run["verdict"] == "fail" and any("--slo-abort" in n for n in r.run["notes"])
     assert "SLO breached for 2s, stopping the run" in r.output
+
+
+def _locust_counts(output: str) -> dict[str, int]:
+    """Request counts of Locust's own final summary (its percentile table's last column)."""
+    counts: dict[str, int] = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) > 3 and parts[0] in ("socketio", "Aggregated") and parts[-1].isdigit() and "|" not in line:
+            counts[parts[1] if parts[0] == "socketio" else "Aggregated"] = int(parts[-1])
+    return counts
+
+
+def test_batched_locust_rows_count_every_measurement(tmp_path: Path) -> None:
+    """--locust-rows batched: Locust's own statistics still count every turn and echo of the timeline."""
+    with _server() as server:
+        r = run_locust(
+            server.url, tmp_path / "b", "--think-time", "20ms", "--locust-rows", "batched", "ChatUser", users=3,
+            run_time="3s",
+        )  # fmt: skip
+    assert r.rc == 0, r.output[-3000:]
+    counts = _locust_counts(r.output)
+    turns = r.counter("turns")
+    assert turns >= 10 and r.counter("failures.turn") == 0
+    assert counts["turn"] == turns == r.total().hists["turn"].count, (counts, turns)
+    assert counts["echo"] == r.total().hists["echo"].count and counts["first_event"] == turns
+    assert counts["Aggregated"] == sum(v for k, v in counts.items() if k != "Aggregated")
+    assert r.run["settings"]["locust_rows"] == "batched"
+    median = next(
+        line.split()[2]
+        for line in r.output.splitlines()
+        if line.split()[:2] == ["socketio", "turn"] and "|" not in line
+    )
+    assert float(median) >= ECHO_MS + 4 * EVENT_MS - TOLERANCE_MS  # Locust's rounded p50 reflects our delays

@@ -11,9 +11,9 @@ Counts come from the target (actions received, events emitted), CPU from the gen
     .venv/bin/python benchmarks/generators.py deflate     # our client's cost of permessage-deflate
 
 Generators: `ours` (locustfile.py ChatUser/PacedUser/IdleUser: Conversation, timeline, histograms, Locust
-stats), `pysio` (python-socketio Client in a Locust user), `contrib` (Locust's contrib SocketIOUser), `artillery`
-(npm artillery, socketio engine; roundtrip here, idle and stream in artillery_anchor.py). Every run is bounded
-by --seconds and stops by itself.
+stats; `ours-batched` the same with `--locust-rows batched`), `pysio` (python-socketio Client in a Locust
+user), `contrib` (Locust's contrib SocketIOUser), `artillery` (npm artillery, socketio engine; roundtrip here,
+idle and stream in artillery_anchor.py). Every run is bounded by --seconds and stops by itself.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from _procs import (
 from loadtest.histogram import Histogram
 
 ANCHORS = str(BENCH / "anchors_locustfile.py")
+#: our generator's variants: the default (one events.request per measurement) and --locust-rows batched
+OURS = {"ours": [], "ours-batched": ["--locust-rows", "batched"]}
 
 
 def _locust(
@@ -56,7 +58,8 @@ def _locust(
 ) -> Proc:
     common = ["--headless", "-u", str(users), "-r", str(args.spawn_rate), "-t", f"{int(args.seconds)}s"]
     common += ["--host", url, "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2"]
-    if kind == "ours":
+    if kind in OURS:
+        extra = [*OURS[kind], *extra]
         argv = [LOCUST, "-f", str(ROOT / "locustfile.py"), *common, "--report-dir", str(report), "--skip-report"]
         return Proc([*pin(args.gen_core), *argv, *extra], cwd=ROOT)
     user = {"pysio": "PySioUser", "contrib": "ContribUser"}[kind]
@@ -115,7 +118,7 @@ def roundtrip(args: argparse.Namespace) -> None:
                 if kind == "artillery":
                     gen = _artillery(args, server.url, args.users)
                 else:
-                    extra = ["--think-time", "0s", "ChatUser"] if kind == "ours" else []
+                    extra = ["--think-time", "0s", "ChatUser"] if kind in OURS else []
                     gen = _locust(args, kind, server.url, args.users, Path(tmp) / "run", extra)
                 rows[kind] = _measure(args, gen, server)
             print(f"  {kind}: {json.dumps(rows[kind])}", flush=True)
@@ -172,7 +175,7 @@ def stream(args: argparse.Namespace) -> None:
                 if kind == "artillery":
                     gen = artillery_anchor.stream(args, server.url, args.users)
                 else:
-                    extra = ["IdleUser"] if kind == "ours" else []
+                    extra = ["IdleUser"] if kind in OURS else []
                     gen = _locust(args, kind, server.url, args.users, Path(tmp) / "run", extra, mode="idle")
                 rows[kind] = _measure(args, gen, server, stream=args.stream_rate)
             print(f"  {kind}: {json.dumps(rows[kind])}", flush=True)

@@ -8,6 +8,7 @@ with the largest self and inclusive shares, and the Locust- vs loadtest- vs geve
     .venv/bin/python benchmarks/profile.py                       # ChatUser, 50 users, no think time
     .venv/bin/python benchmarks/profile.py --user IdleUser --stream-rate 150 --users 200
     .venv/bin/python benchmarks/profile.py --raw /tmp/prof.txt   # keep the collapsed stacks (flamegraph input)
+    .venv/bin/python benchmarks/profile.py --locust-args '--locust-rows batched'
 
 Loopback only; bounded by --seconds.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import shlex
 import shutil
 import subprocess
 import sys
@@ -87,6 +89,7 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=5.0)
     p.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--locust-args", default="", help="more options for locust, e.g. '--locust-rows batched'")
     p.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     p.add_argument("--server-core", type=int, default=1)
     p.add_argument("--gen-core", type=int, default=0)
@@ -101,7 +104,8 @@ def main() -> None:
             argv = [*pin(args.gen_core), LOCUST, "-f", str(ROOT / "locustfile.py"), "--headless", "-u", str(args.users)]
             argv += ["-r", str(args.users), "-t", f"{run_s}s", "--host", server.url, "--only-summary"]
             argv += ["--loglevel", "WARNING", "--report-dir", f"{tmp}/run", "--skip-report"]
-            argv += [*(["--think-time", "0s"] if args.user != "IdleUser" else []), args.user]
+            argv += ["--think-time", "0s"] if args.user != "IdleUser" else []
+            argv += [*shlex.split(args.locust_args), args.user]
             gen = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 time.sleep(args.warmup)

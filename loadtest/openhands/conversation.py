@@ -47,6 +47,16 @@ _NULL_LISTENER = ConversationListener()
 _JITTER = random.Random()
 
 
+_stamp: list[Any] = [-1, ""]  # (second, text): the frontend's message timestamp, formatted once per second
+
+
+def _utc_stamp() -> str:
+    second = int(time.time())
+    if second != _stamp[0]:
+        _stamp[0], _stamp[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + "Z"
+    return str(_stamp[1])
+
+
 class ConversationError(Exception):
     """Creating the conversation over REST failed; carries the `RestResult` (no secrets in it)."""
 
@@ -463,7 +473,7 @@ class Conversation:
                 "content": text,
                 "image_urls": [],
                 "file_urls": [],
-                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+                "timestamp": _utc_stamp(),
             },
         }
         turn = Turn(sent_at=time.perf_counter(), intended_at=intended_at, text=text)

@@ -82,6 +82,29 @@ def build_url(
     return ws_url, host, port, tls
 
 
+class _MaskKeys:
+    """Masking keys from the OS's random source, 4 KiB at a time: one `getrandom` call per 1,024 frames, not one each.
+
+    RFC 6455 wants each frame's key fresh and unpredictable; slices of `os.urandom` output are both.
+    """
+
+    __slots__ = ("_pool", "_pos")
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._pos = 0
+
+    def __call__(self) -> bytes:
+        pos = self._pos
+        if pos >= len(self._pool):
+            self._pool, pos = os.urandom(4096), 0
+        self._pos = pos + 4
+        return self._pool[pos : pos + 4]
+
+
+_mask_key = _MaskKeys()
+
+
 def _mask_frame(opcode: int, payload: bytes) -> bytes:
     n = len(payload)
     if n < 126:
@@ -90,7 +113,7 @@ def _mask_frame(opcode: int, payload: bytes) -> bytes:
         head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
     else:
         head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
-    key = os.urandom(4)
+    key = _mask_key()
     if not n:
         return head + key
     mask = key * (n >> 2) + key[: n & 3]
@@ -120,12 +143,15 @@ class WebSocketTransport:
         "_max",
         "_on_close",
         "_on_frame",
+        "_raw",
         "_sock",
         "_timed_out",
     )
 
     def __init__(self, sock: gevent.socket.socket, max_frame_bytes: int, deflate: bool = False) -> None:
         self._sock = sock
+        # the non-blocking OS socket under a plain gevent socket (not under TLS, which must go through its wrapper)
+        self._raw = sock._sock if type(sock) is gevent.socket.socket else None  # type: ignore[attr-defined]
         self._max = max_frame_bytes
         self._lock = gevent.lock.Semaphore()
         self._closed = False
@@ -400,7 +426,20 @@ class WebSocketTransport:
     def _send_raw(self, frame: bytes) -> None:
         if self._closed:
             raise OSError(errno.ENOTCONN, "transport closed")
-        with self._lock:
+        lock = self._lock
+        raw = self._raw
+        if raw is not None and not lock.locked():
+            # Nobody is mid-write and a non-blocking send cannot switch greenlets: hand the frame to the kernel
+            # directly (gevent's sendall asks for SO_SNDBUF and chunks on every call). What the kernel does not
+            # take now follows through gevent, under the lock, before any other writer's frame.
+            try:
+                sent = raw.send(frame)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            if sent == len(frame):
+                return
+            frame = frame[sent:]
+        with lock:
             self._sock.sendall(frame)
 
     # ----------------------------------------------------------------------------------------- closing

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from loadtest.sio import ConnectTimeout, Disconnected, SocketIOClient, TransportError
-from loadtest.sio.transport import build_url, parse_retry_after
+from loadtest.sio.transport import WebSocketTransport, _mask_frame, _mask_key, build_url, parse_retry_after
 from tests.sio.fake_ws import OPEN, Conn, FakeServer, frame, handshake, hold, text
 from tests.sio.helpers import Recorder, wait_for
 
@@ -192,3 +192,69 @@ def test_abort_during_the_upgrade_leaves_nothing_open() -> None:
         with pytest.raises(Disconnected) as err:
             client.connect(server.url, timeout=5)
         assert err.value.reason == "client_abort" and not client.connected
+
+
+def test_writes_larger_than_the_socket_buffer_stay_whole_and_in_order() -> None:
+    """A frame the kernel takes only in part is finished before any other greenlet's frame starts."""
+    got: list[bytes] = []
+
+    def script(conn: Conn) -> None:
+        handshake(conn)
+        gevent.sleep(0.3)  # let the client's send buffer fill before reading anything
+        for _ in range(1 + 20):
+            got.append(conn.read_frame()[1])
+        hold(conn)
+
+    big = "y" * (4 << 20)
+    with FakeServer(script) as server:
+        client = SocketIOClient()
+        client.connect(server.url, timeout=10)
+        writer = gevent.spawn(client.emit, "big", big)
+        gevent.sleep(0)  # the big write is under way (blocked on a full buffer) when the small ones come
+        smalls = [gevent.spawn(client.emit, "small", i) for i in range(20)]
+        gevent.joinall([writer, *smalls], timeout=30, raise_error=True)
+        assert wait_for(lambda: len(got) == 21, timeout=30)
+        client.disconnect()
+    assert got[0] == b'42["big","' + big.encode() + b'"]'
+    assert sorted(got[1:]) == sorted(f'42["small",{i}]'.encode() for i in range(20))
+
+
+class _Wire:
+    """What reaches the peer: the kernel takes `first` bytes of the first direct send; gevent's sendall yields."""
+
+    def __init__(self, first: int) -> None:
+        self.out = bytearray()
+        self.first = first
+
+    def send(self, data: bytes) -> int:  # the raw, non-blocking OS socket
+        n = min(len(data), self.first) if self.first else len(data)
+        self.first = 0
+        self.out += data[:n]
+        return n
+
+    def sendall(self, data: bytes) -> None:  # the gevent socket: blocks (switches) before it finishes
+        gevent.sleep(0.05)
+        self.out += data
+
+
+def test_a_partly_sent_frame_is_finished_before_another_writer_starts() -> None:
+    a, b = socket.socketpair()
+    try:
+        t = WebSocketTransport(a, 1 << 20)
+        wire = _Wire(first=10)
+        t._raw, t._sock = wire, wire  # type: ignore[assignment]
+        big, small = b"b" * 1000, b"s" * 20
+        writers = [gevent.spawn(t._send_raw, big), gevent.spawn(t._send_raw, small)]
+        gevent.joinall(writers, timeout=5, raise_error=True)
+        assert bytes(wire.out) == big + small
+    finally:
+        a.close()
+        b.close()
+
+
+def test_masking_keys_are_fresh_for_every_frame() -> None:
+    keys = [_mask_key() for _ in range(3000)]  # crosses two refills of the pool
+    assert all(len(k) == 4 for k in keys) and len(set(keys)) > 2990
+    frame_bytes = _mask_frame(0x1, b"hello world")
+    key, masked = frame_bytes[2:6], frame_bytes[6:]
+    assert bytes(b ^ key[i % 4] for i, b in enumerate(masked)) == b"hello world"

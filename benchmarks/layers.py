@@ -14,8 +14,9 @@ pinned to --gen-core, one after the other against the same firehose:
 2. `client`: our `loadtest.sio.SocketIOClient`, an `oh_event` handler that sets a gevent Event at the end state.
 3. `conversation`: our `loadtest.openhands.Conversation` (join by id, `send_message(text, wait=True)`), its
    default listener (no Locust).
-4. `locust` (`--with-locust`): ours under Locust with the full measurement path, exactly as
-   `generators.py roundtrip --generators ours` (locustfile.py ChatUser, `--think-time 0s`).
+4. `locust-batched` and `locust` (`--with-locust`): ours under Locust with the full measurement path, exactly as
+   `generators.py roundtrip --generators ours-batched,ours` (locustfile.py ChatUser, `--think-time 0s`; the first
+   with `--locust-rows batched`, the second with one `events.request` per measurement, the default).
 
 Actions are counted by the firehose (`/bench/stats`), CPU over the child's process tree (psutil), both over a
 window that leaves out --warmup seconds and the last 3 s. Every child stops by itself after --seconds.
@@ -375,12 +376,12 @@ def _run_layer(args: argparse.Namespace, layer: str, server: Firehose) -> dict[s
     return {**row, "child": reported}
 
 
-def _run_locust(args: argparse.Namespace, server: Firehose) -> dict[str, Any]:
+def _run_locust(args: argparse.Namespace, server: Firehose, kind: str = "ours") -> dict[str, Any]:
     import generators  # its Locust command line, so this row is `generators.py roundtrip --generators ours`
 
     with tempfile.TemporaryDirectory() as tmp:
         extra = ["--think-time", "0s", "ChatUser"]
-        gen = generators._locust(args, "ours", server.url, args.users, Path(tmp) / "run", extra)
+        gen = generators._locust(args, kind, server.url, args.users, Path(tmp) / "run", extra)
         row, _out = _measure(args, gen, server)
     return {**row, "child": None}
 
@@ -444,6 +445,8 @@ def main() -> None:
             rows[layer] = _run_layer(args, layer, server)
             print(f"  {layer}: {json.dumps(rows[layer])}", flush=True)
         if args.with_locust:
+            rows["locust-batched"] = _run_locust(args, server, "ours-batched")
+            print(f"  locust-batched: {json.dumps(rows['locust-batched'])}", flush=True)
             rows["locust"] = _run_locust(args, server)
             print(f"  locust: {json.dumps(rows['locust'])}", flush=True)
     finally:

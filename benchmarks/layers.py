@@ -386,6 +386,42 @@ def _run_locust(args: argparse.Namespace, server: Firehose, kind: str = "ours") 
     return {**row, "child": None}
 
 
+def _run_artillery(args: argparse.Namespace, server: Firehose) -> dict[str, Any]:
+    import generators  # the same Artillery run as `generators.py roundtrip --generators artillery`
+
+    gen = generators._artillery(args, server.url, args.users)
+    row, _out = _measure(args, gen, server)
+    return {**row, "child": None}
+
+
+def _plot(path: Path, rows: dict[str, dict[str, Any]], reference: dict[str, Any] | None) -> None:
+    """Horizontal bars of CPU per action: the layers top-down, Artillery (if run) as the reference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(rows)
+    values = [rows[k]["cpu_us_per_action"] for k in labels]
+    colors = ["#4c72b0"] * len(labels)
+    if reference is not None:
+        labels.append("artillery (Node)")
+        values.append(reference["cpu_us_per_action"])
+        colors.append("#dd8452")
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(labels) + 1.2), dpi=110)
+    ys = list(range(len(labels)))[::-1]
+    ax.barh(ys, values, color=colors)
+    for y, v in zip(ys, values, strict=True):
+        ax.text(v, y, f" {v:,.0f} µs", va="center", fontsize=9)
+    ax.set_yticks(ys, labels)
+    ax.set_xlabel("generator CPU per action (µs), 4 events each, one core")
+    ax.set_xlim(0, max(values) * 1.2)
+    ax.set_title("Where the load generator's CPU per action goes", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def _print_table(args: argparse.Namespace, rows: dict[str, dict[str, Any]]) -> None:
     floor = rows.get("floor", {}).get("cpu_us_per_action", math.nan)
     print(f"\nlayers: {args.users} closed-loop connections, {args.events} events per action, no think time")
@@ -423,6 +459,8 @@ def main() -> None:
     )
     parser.add_argument("--with-locust", action="store_true", help="also ours under Locust (full measurement path)")
     parser.add_argument("--spawn-rate", type=int, default=50, help="Locust's spawn rate (--with-locust)")
+    parser.add_argument("--with-artillery", action="store_true", help="also Artillery, as a reference")
+    parser.add_argument("--plot", type=Path, help="write a bar chart of CPU per action (PNG) here")
     parser.add_argument("--server-core", type=int, default=1)
     parser.add_argument("--gen-core", type=int, default=0)
     parser.add_argument("--child", choices=LAYERS, help=argparse.SUPPRESS)
@@ -440,6 +478,7 @@ def main() -> None:
     before = load_average()
     server = Firehose(args.server_core, events=args.events)
     rows: dict[str, dict[str, Any]] = {}
+    reference: dict[str, Any] | None = None
     try:
         for layer in args.layers:
             rows[layer] = _run_layer(args, layer, server)
@@ -449,12 +488,22 @@ def main() -> None:
             print(f"  locust-batched: {json.dumps(rows['locust-batched'])}", flush=True)
             rows["locust"] = _run_locust(args, server)
             print(f"  locust: {json.dumps(rows['locust'])}", flush=True)
+        if args.with_artillery:
+            reference = _run_artillery(args, server)
+            print(f"  artillery: {json.dumps(reference)}", flush=True)
     finally:
         server.stop()
     _print_table(args, rows)
+    if reference is not None:
+        us = reference["cpu_us_per_action"]
+        print(f"reference, Artillery on the same workload: {us:,.0f} µs per action at {reference['gen_cpu_share']:.0%} "
+              f"CPU, firehose {reference['server_cpu_share']:.0%}")  # fmt: skip
+    if args.plot:
+        _plot(args.plot, rows, reference)
+        print(f"plot: {args.plot}")
     print(f"load average: before {before}; after {load_average()}")
     print("command: " + " ".join([".venv/bin/python", "benchmarks/layers.py", *sys.argv[1:]]))
-    print(json.dumps({"layers": rows}))
+    print(json.dumps({"layers": rows, "artillery": reference}))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ __all__ = [
     "StepShape",
     "ThrottleSearchShape",
     "Tick",
+    "held_conversations",
     "parse_steps",
     "ramp_at",
     "spike_at",
@@ -221,6 +222,14 @@ class StepSearch:
 #: Objectives a capacity search uses when no --slo is given.
 DEFAULT_CAPACITY_SLOS = ("connect.fail_ratio<1%", "turn.fail_ratio<1%", "throttled.ratio<1%")
 SETTLE_GRACE = 5.0  # seconds after spawning a search step waits at most for its users to connect
+#: A capacity step holds its N conversations only if this share of them had a connected socket, on average over
+#: the judged seconds: users backing off after evictions or refusals are conversations the server did not hold.
+HELD_SHARE = 0.99
+
+
+def held_conversations(sockets_per_second: list[float]) -> float:
+    """Mean connected sockets over the judged seconds (0 when there were none)."""
+    return sum(sockets_per_second) / len(sockets_per_second) if sockets_per_second else 0.0
 
 
 class HarnessShape(LoadTestShape):
@@ -324,24 +333,33 @@ class CapacitySearchShape(_SearchShape):
     """Step up conversations (users) until a step breaks the SLOs; record the last good step.
 
     The verdict of each step is the ``--slo`` objectives (default :data:`DEFAULT_CAPACITY_SLOS`)
-    over the step without its first ``--step-warmup``. The result goes to ``run.json`` ``capacity``.
+    over the step without its first ``--step-warmup``, and the conversations held: on average at least
+    :data:`HELD_SHARE` of the step's users connected (a user backing off after an eviction is not held, even
+    when nothing fails while it waits). The result goes to ``run.json`` ``capacity``.
     """
 
     run_shape_name = "CapacitySearchShape"
 
+    _target = 0  # the conversations of the step being judged
+
     def _judge(self, start: float, end: float) -> tuple[bool, dict[str, Any]] | None:
         from loadtest.harness.slo import evaluate, parse_slos
 
-        data = self._runtime().window(start, end)
+        rt = self._runtime()
+        data = rt.window(start, end)
         if data is None:
             return None
         slos = self._settings().slos or parse_slos(DEFAULT_CAPACITY_SLOS)
         results = evaluate(slos, data)
-        return all(r.ok for r in results), {"slo": [r.to_dict() for r in results]}
+        lo, hi = rt.start_second + int(start), rt.start_second + int(end)
+        held = held_conversations([x.gauges.get("sockets", 0.0) for x in rt.history if lo <= x.second < hi])
+        kept = held >= HELD_SHARE * self._target
+        detail = {"slo": [r.to_dict() for r in results], "held": round(held, 2), "users": self._target}
+        return all(r.ok for r in results) and kept, detail
 
     def tick(self) -> tuple[int, float] | None:
         search = self._search()
-        target = round(search.steps[search.index].value)
+        target = self._target = round(search.steps[search.index].value)
         index = search.advance(self.get_run_time(), self._judge, settled=self._settled(target))
         if index is None:
             self._record(search)

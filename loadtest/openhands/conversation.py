@@ -25,8 +25,10 @@ from loadtest.openhands.audit import HoleAuditor, HoleBatch, pacer
 from loadtest.openhands.config import ConnectResult, ConversationConfig, ReadyResult, ReconnectResult, backoff_delay
 from loadtest.openhands.deadlines import DEADLINES
 from loadtest.openhands.events import EventKind, classify
+from loadtest.openhands.frontend import connect_query, message_action
 from loadtest.openhands.integrity import DUPLICATE, NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, RESET, Integrity
 from loadtest.openhands.listener import ConversationListener, IntegrityKind
+from loadtest.openhands.readiness import poll_ready
 from loadtest.openhands.rest import RestClient, RestResult
 from loadtest.openhands.turns import Turn, TurnBook
 from loadtest.sio import SocketIOClient
@@ -38,23 +40,10 @@ log = logging.getLogger("loadtest.openhands")
 
 TOO_MANY_CONVERSATIONS = "AGENT_ERROR$TOO_MANY_CONVERSATIONS"
 SETTINGS_NOT_FOUND = "CONFIGURATION$SETTINGS_NOT_FOUND"
-STATUS_STOPPED = "STATUS$STOPPED"
-_STARTING = frozenset({"STARTING", "RUNNING"})  # statuses worth polling on (RUNNING without a runtime status yet)
-_READY_NOT_FOUND_POLLS = 3  # a `null` ConversationInfo this many times: the server does not know the id
 _NULL_LISTENER = ConversationListener()
 # One generator for every conversation's backoff jitter: a Random holds ~2.5 KB of state, and 10,000
 # conversations must stay small. Jitter needs no independence between conversations.
 _JITTER = random.Random()
-
-
-_stamp: list[Any] = [-1, ""]  # (second, text): the frontend's message timestamp, formatted once per second
-
-
-def _utc_stamp() -> str:
-    second = int(time.time())
-    if second != _stamp[0]:
-        _stamp[0], _stamp[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + "Z"
-    return str(_stamp[1])
 
 
 class ConversationError(Exception):
@@ -183,40 +172,13 @@ class Conversation:
         cid = self.conversation_id
         if cid is None:
             raise RuntimeError("wait_ready needs a conversation id: create() or join one first")
-        cfg = self.cfg
-        start = time.perf_counter()
-        end = start + (timeout if timeout is not None else cfg.ready_timeout)
-        pause = min(0.5, cfg.ready_poll)
-        polls = not_found = 0
-        status: str | None = None
-        runtime: str | None = None
-        while True:
-            polls += 1
-            res = self.rest.get_conversation(cid)
-            self._rest_done("ready", res)
-            now = time.perf_counter()
-            body = res.body
-            if res.ok and isinstance(body, dict):
-                raw_status, raw_runtime = body.get("status"), body.get("runtime_status")
-                if not isinstance(raw_status, str):
-                    return ReadyResult(False, None, polls, None, None, "unsupported")
-                status = raw_status
-                runtime = raw_runtime if isinstance(raw_runtime, str) else None
-                if status == "RUNNING" and runtime and runtime != STATUS_STOPPED:
-                    return ReadyResult(True, (now - start) * 1000.0, polls, status, runtime, "ready")
-                if status not in _STARTING:
-                    return ReadyResult(False, None, polls, status, runtime, "not_starting")
-            elif res.status in (404, 405) or (res.ok and body is not None):
-                return ReadyResult(False, None, polls, None, None, "unsupported")
-            elif res.ok:  # `null`: not known (yet)
-                not_found += 1
-                if not_found >= _READY_NOT_FOUND_POLLS:
-                    return ReadyResult(False, None, polls, None, None, "not_starting")
-            wait = pause if res.retry_after is None else max(pause, res.retry_after)
-            if now + wait > end:
-                return ReadyResult(False, None, polls, status, runtime, "timeout")
-            gevent.sleep(wait)
-            pause = min(pause * 2.0, cfg.ready_poll)
+        return poll_ready(
+            lambda: self.rest.get_conversation(cid),
+            lambda res: self._rest_done("ready", res),
+            timeout if timeout is not None else self.cfg.ready_timeout,
+            self.cfg.ready_poll,
+            sleep=gevent.sleep,
+        )
 
     def connect(self) -> ConnectResult:
         """Create the conversation if needed, then connect the socket (replay included).
@@ -252,31 +214,13 @@ class Conversation:
             raise HandshakeRejected(429, hold, "not retried before Retry-After")
         gevent.sleep(hold)
 
-    def _query(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-        cfg = self.cfg
-        query = {
-            "latest_event_id": str(self.integrity.max_id),
-            "conversation_id": str(self.conversation_id),
-            "providers_set": ",".join(cfg.providers),
-        }
-        headers: dict[str, str] = {}
-        cookies: dict[str, str] = {}
-        key = cfg.session_api_key
-        if cfg.key_via == "query":
-            query["session_api_key"] = key if key is not None else "null"
-        elif key is not None and cfg.key_via == "header":
-            headers["X-Session-API-Key"] = key
-        elif key is not None:
-            cookies["session_api_key"] = key
-        return query, headers, cookies
-
     def _open(self) -> ConnectResult:
         if self._closed:
             raise RuntimeError("Conversation is closed")
         old = self._client
         if old is not None and old.connected:
             raise RuntimeError("Conversation is already connected")
-        query, headers, cookies = self._query()
+        query, headers, cookies = connect_query(self.cfg, str(self.conversation_id), self.integrity.max_id)
         self._generation += 1
         generation = self._generation
         client = SocketIOClient(
@@ -467,15 +411,7 @@ class Conversation:
         now = time.perf_counter()
         for expired in self._turns.expire(now, self.cfg.turn_timeout):
             self.listener.on_turn(self, expired)
-        payload = {
-            "action": "message",
-            "args": {
-                "content": text,
-                "image_urls": [],
-                "file_urls": [],
-                "timestamp": _utc_stamp(),
-            },
-        }
+        payload = message_action(text)
         turn = Turn(sent_at=time.perf_counter(), intended_at=intended_at, text=text)
         self._turns.start(turn)
         try:

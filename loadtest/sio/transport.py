@@ -27,7 +27,6 @@ import contextlib
 import errno
 import ipaddress
 import logging
-import os
 import socket
 import struct
 import time
@@ -37,6 +36,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from loadtest.sio.errors import ConnectTimeout, ProtocolError, SioError, TransportError
+from loadtest.sio.frames import OP_BINARY as _OP_BINARY
+from loadtest.sio.frames import OP_CLOSE as _OP_CLOSE
+from loadtest.sio.frames import OP_CONT as _OP_CONT
+from loadtest.sio.frames import OP_PING as _OP_PING
+from loadtest.sio.frames import OP_PONG as _OP_PONG
+from loadtest.sio.frames import OP_TEXT as _OP_TEXT
+from loadtest.sio.frames import mask_frame as _mask_frame
 from loadtest.sio.upgrade import Inflater, build_request, parse_retry_after, read_response
 
 __all__ = ["FrameHandler", "WebSocketTransport", "build_url", "parse_retry_after"]
@@ -47,7 +53,6 @@ CloseHandler = Callable[[str, BaseException | None], None]
 """Called once by the reader when the connection ends on its own: (reason, the error behind it or None)."""
 
 RECV_SIZE = 65536
-_OP_CONT, _OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING, _OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ESHUTDOWN})
 _LINGER_RESET = struct.pack("ii", 1, 0)
 _perf = time.perf_counter
@@ -80,45 +85,6 @@ def build_url(
     netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     ws_url = f"{'wss' if tls else 'ws'}://{netloc}{path}?{urlencode(pairs, doseq=True)}"
     return ws_url, host, port, tls
-
-
-class _MaskKeys:
-    """Masking keys from the OS's random source, 4 KiB at a time: one `getrandom` call per 1,024 frames, not one each.
-
-    RFC 6455 wants each frame's key fresh and unpredictable; slices of `os.urandom` output are both.
-    """
-
-    __slots__ = ("_pool", "_pos")
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._pos = 0
-
-    def __call__(self) -> bytes:
-        pos = self._pos
-        if pos >= len(self._pool):
-            self._pool, pos = os.urandom(4096), 0
-        self._pos = pos + 4
-        return self._pool[pos : pos + 4]
-
-
-_mask_key = _MaskKeys()
-
-
-def _mask_frame(opcode: int, payload: bytes) -> bytes:
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
-    key = _mask_key()
-    if not n:
-        return head + key
-    mask = key * (n >> 2) + key[: n & 3]
-    masked = (int.from_bytes(payload, "little") ^ int.from_bytes(mask, "little")).to_bytes(n, "little")
-    return head + key + masked
 
 
 class WebSocketTransport:

@@ -42,5 +42,6 @@ def test_capacity_search_stops_after_the_first_failing_step(tmp_path: Path) -> N
     assert cap["max_conversations_within_slo"] == 3, (cap, r.output[-2000:])
     assert cap["first_failing_conversations"] == 5
     assert [s["ok"] for s in cap["steps"]] == [True, True, False]
+    assert [s["users"] for s in cap["steps"]] == [2, 3, 5] and cap["steps"][1]["held"] >= 2.97
     assert [s["users"] for s in r.run["steps"]] == [2, 3, 5]  # it never went on to 8
     assert r.counter("throttled.too_many_conversations") > 0

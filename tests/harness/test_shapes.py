@@ -114,3 +114,13 @@ def test_step_search_clock_starts_once_the_load_is_in_place() -> None:
     stuck = StepSearch(parse_steps("10", 5.0), warmup=0.0, max_settle=3.0)
     results = [stuck.advance(float(t), evaluate, settled=False) for t in range(12)]
     assert results[-1] is None
+
+
+def test_held_conversations_is_the_mean_connected_sockets() -> None:
+    from loadtest.harness.shapes import HELD_SHARE, held_conversations
+
+    assert held_conversations([5.0, 5.0, 5.0, 5.0]) == 5.0
+    assert held_conversations([]) == 0.0
+    # two of five users backing off for half the window: the server held 4 on average, not 5
+    held = held_conversations([5.0, 3.0, 3.0, 5.0])
+    assert held == 4.0 and held < HELD_SHARE * 5

@@ -7,13 +7,15 @@ from __future__ import annotations
 import gevent
 
 import email.utils
+import os
 import socket
 import time
 
 import pytest
 
 from loadtest.sio import ConnectTimeout, Disconnected, SocketIOClient, TransportError
-from loadtest.sio.transport import WebSocketTransport, _mask_frame, _mask_key, build_url, parse_retry_after
+from loadtest.sio.frames import mask_frame, mask_key
+from loadtest.sio.transport import WebSocketTransport, build_url, parse_retry_after
 from tests.sio.fake_ws import OPEN, Conn, FakeServer, frame, handshake, hold, text
 from tests.sio.helpers import Recorder, wait_for
 
@@ -253,8 +255,18 @@ def test_a_partly_sent_frame_is_finished_before_another_writer_starts() -> None:
 
 
 def test_masking_keys_are_fresh_for_every_frame() -> None:
-    keys = [_mask_key() for _ in range(3000)]  # crosses two refills of the pool
+    keys = [mask_key() for _ in range(3000)]  # crosses two refills of the pool
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a forked child (Locust's --processes) draws keys of its own, not the rest of the parent's pool
+        os.write(write, mask_key())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_key, own_key = os.read(read, 4), mask_key()
+    os.close(read)
+    os.close(write)
+    assert child_key != own_key
     assert all(len(k) == 4 for k in keys) and len(set(keys)) > 2990
-    frame_bytes = _mask_frame(0x1, b"hello world")
+    frame_bytes = mask_frame(0x1, b"hello world")
     key, masked = frame_bytes[2:6], frame_bytes[6:]
     assert bytes(b ^ key[i % 4] for i, b in enumerate(masked)) == b"hello world"

@@ -84,3 +84,13 @@ def run_locust(
     rc, out = wait_bounded(proc, timeout)
     run, lines = read_folder(folder)
     return LocustRun(rc, out, folder, run, lines)
+
+
+def locust_counts(output: str) -> dict[str, int]:
+    """Request counts of Locust's own final summary (its percentile table's last column)."""
+    counts: dict[str, int] = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) > 3 and parts[0] in ("socketio", "Aggregated") and parts[-1].isdigit() and "|" not in line:
+            counts[parts[1] if parts[0] == "socketio" else "Aggregated"] = int(parts[-1])
+    return counts

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.locustrun import LocustRun, run_locust
+from tests.harness.locustrun import LocustRun, locust_counts, run_locust
 from tests.support.procs import ReferenceServer
 
 pytestmark = pytest.mark.slow
@@ -111,16 +111,6 @@ def test_slo_abort_stops_a_run_after_a_sustained_breach(tmp_path: Path) -> None:
     assert "SLO breached for 2s, stopping the run" in r.output
 
 
-def _locust_counts(output: str) -> dict[str, int]:
-    """Request counts of Locust's own final summary (its percentile table's last column)."""
-    counts: dict[str, int] = {}
-    for line in output.splitlines():
-        parts = line.split()
-        if len(parts) > 3 and parts[0] in ("socketio", "Aggregated") and parts[-1].isdigit() and "|" not in line:
-            counts[parts[1] if parts[0] == "socketio" else "Aggregated"] = int(parts[-1])
-    return counts
-
-
 def test_batched_locust_rows_count_every_measurement(tmp_path: Path) -> None:
     """--locust-rows batched: Locust's own statistics still count every turn and echo of the timeline."""
     with _server() as server:
@@ -129,7 +119,7 @@ def test_batched_locust_rows_count_every_measurement(tmp_path: Path) -> None:
             run_time="3s",
         )  # fmt: skip
     assert r.rc == 0, r.output[-3000:]
-    counts = _locust_counts(r.output)
+    counts = locust_counts(r.output)
     turns = r.counter("turns")
     assert turns >= 10 and r.counter("failures.turn") == 0
     assert counts["turn"] == turns == r.total().hists["turn"].count, (counts, turns)

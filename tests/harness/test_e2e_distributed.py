@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.locustrun import LOCUSTFILE, locust_argv, read_folder, start_locust, wait_bounded
+from tests.harness.locustrun import LOCUSTFILE, locust_argv, locust_counts, read_folder, start_locust, wait_bounded
 from tests.support.procs import ReferenceServer
 
 pytestmark = pytest.mark.slow
@@ -25,12 +25,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_master_and_two_workers_count_everything_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows", ["each", "batched"])
+def test_master_and_two_workers_count_everything_once(tmp_path: Path, rows: str) -> None:
     port = _free_port()
     folder = tmp_path / "dist"
     opts = ("--event-delay-ms", "10", "--script", "run,message", "--max-conversations", "0", "--no-http-limit")
     with ReferenceServer(*opts) as server:
-        master_argv = locust_argv(server.url, folder, "--think-time", "50ms", "ChatUser", users=6, run_time="5s")
+        master_argv = locust_argv(
+            server.url, folder, "--think-time", "50ms", "--locust-rows", rows, "ChatUser", users=6, run_time="5s"
+        )
         master_argv += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
         master_argv += ["--expect-workers", "2", "--expect-workers-max-wait", "20"]
         master = start_locust(master_argv)
@@ -63,3 +66,5 @@ def test_master_and_two_workers_count_everything_once(tmp_path: Path) -> None:
     turns_hist = sum(line["metrics"].get("turn", {}).get("n", 0) for line in lines)
     assert turns_hist + sum(line["counters"]["failures"].get("turn", 0) for line in lines) == merged["turns"]
     assert run["exit_code"] == 0 and run["timeline"]["late_slices"] == 0
+    # Locust's own merged statistics (the master's final table) count every turn once too, in both row modes
+    assert locust_counts(out)["turn"] == turns_hist, (rows, locust_counts(out), turns_hist)

@@ -121,7 +121,7 @@ OPTIONS: tuple[Option, ...] = (
         "--locust-rows",
         "each",
         "How our measurements reach Locust's statistics: each (one events.request per measurement) or batched"
-        " (added once per second: same table and CSVs, ~17% less generator CPU; other request listeners see"
+        " (added once per second: same table and CSVs, 13-18% less generator CPU; other request listeners see"
         " only failures).",
         choices=("each", "batched"),
     ),

@@ -79,7 +79,11 @@ def _artillery(args: argparse.Namespace, url: str, users: int) -> Proc:
 
 
 def _measure(args: argparse.Namespace, gen: Proc, server: Firehose, stream: float = 0.0) -> dict[str, float]:
-    """Skip the ramp (--warmup), then measure a window that ends before the generator stops."""
+    return measure(args, gen, server, stream)[0]
+
+
+def measure(args: argparse.Namespace, gen: Proc, server: Firehose, stream: float = 0.0) -> tuple[dict[str, float], str]:
+    """Skip the ramp (--warmup), then measure a window that ends 3 s before the generator stops; (window, output)."""
     time.sleep(args.warmup)
     if stream:
         server.stream(stream, args.seconds)
@@ -92,7 +96,7 @@ def _measure(args: argparse.Namespace, gen: Proc, server: Firehose, stream: floa
     result["exit"] = gen.popen.returncode
     if gen.popen.returncode not in (0, 1):
         print(f"  generator exit {gen.popen.returncode}: {out[-600:]}", file=sys.stderr)
-    return result
+    return result, out
 
 
 def _turn_percentiles(report: Path, skip_s: float) -> dict[str, float]:

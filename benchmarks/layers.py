@@ -56,7 +56,8 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _procs import PY, ROOT, Firehose, Proc, Window, load_average, pin, raise_fd_limit
+import generators  # its Locust and Artillery command lines and its measurement window: same rows as there
+from _procs import PY, ROOT, Firehose, Proc, load_average, pin, raise_fd_limit
 
 LAYERS = ("floor", "client", "conversation")
 MESSAGE = "Say hello."  # the harness's default --message
@@ -347,25 +348,10 @@ def child(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------------ parent
 
 
-def _measure(args: argparse.Namespace, gen: Proc, server: Firehose) -> tuple[dict[str, float], str]:
-    """Skip --warmup, measure a window that ends 3 s before the generator stops; (window, its output)."""
-    time.sleep(args.warmup)
-    window = Window(gen, server)
-    window.start()
-    time.sleep(max(1.0, args.seconds - args.warmup - 3))
-    result = window.stop()
-    result["gen_rss_mib"] = gen.rss_kib() / 1024
-    out = gen.wait(args.seconds + 60)
-    result["exit"] = gen.popen.returncode
-    if gen.popen.returncode not in (0, 1):
-        print(f"  generator exit {gen.popen.returncode}: {out[-600:]}", file=sys.stderr)
-    return result, out
-
-
 def _run_layer(args: argparse.Namespace, layer: str, server: Firehose) -> dict[str, Any]:
     argv = [*pin(args.gen_core), PY, str(Path(__file__).resolve()), "--child", layer, "--url", server.url]
     argv += ["--users", str(args.users), "--seconds", str(args.seconds)]
-    row, out = _measure(args, Proc(argv, cwd=ROOT), server)
+    row, out = generators.measure(args, Proc(argv, cwd=ROOT), server)
     line = next((x for x in out.splitlines() if x.startswith("LAYER ")), None)
     if line is None:
         print(f"  {layer}: no result line: {out[-600:]}", file=sys.stderr)
@@ -377,20 +363,16 @@ def _run_layer(args: argparse.Namespace, layer: str, server: Firehose) -> dict[s
 
 
 def _run_locust(args: argparse.Namespace, server: Firehose, kind: str = "ours") -> dict[str, Any]:
-    import generators  # its Locust command line, so this row is `generators.py roundtrip --generators ours`
-
     with tempfile.TemporaryDirectory() as tmp:
         extra = ["--think-time", "0s", "ChatUser"]
         gen = generators._locust(args, kind, server.url, args.users, Path(tmp) / "run", extra)
-        row, _out = _measure(args, gen, server)
+        row, _out = generators.measure(args, gen, server)
     return {**row, "child": None}
 
 
 def _run_artillery(args: argparse.Namespace, server: Firehose) -> dict[str, Any]:
-    import generators  # the same Artillery run as `generators.py roundtrip --generators artillery`
-
     gen = generators._artillery(args, server.url, args.users)
-    row, _out = _measure(args, gen, server)
+    row, _out = generators.measure(args, gen, server)
     return {**row, "child": None}
 
 

@@ -20,6 +20,7 @@ from locust.contrib.socketio import SocketIOUser
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -38,6 +39,23 @@ def _create(host: str) -> str:
 
 def _message(text: str) -> dict[str, Any]:
     return {"action": "message", "args": {"content": text, "image_urls": [], "file_urls": []}}
+
+
+def _turn(emit: Callable[..., Any], done: gevent.event.Event) -> None:
+    """One turn as both anchors run it: emit, wait for the end state, one `turn` row; idle mode only sleeps."""
+    if MODE == "idle":
+        gevent.sleep(1.0)
+        return
+    done.clear()
+    started = time.perf_counter()
+    emit("oh_user_action", _message("hello"))
+    ok = done.wait(TURN_TIMEOUT_S)
+    events.request.fire(
+        request_type="socketio", name="turn", response_time=(time.perf_counter() - started) * 1000,
+        response_length=0, exception=None if ok else TimeoutError("turn"), context={},
+    )  # fmt: skip
+    if THINK_S:
+        gevent.sleep(THINK_S)
 
 
 def _ends_turn(event: Any) -> bool:
@@ -70,19 +88,7 @@ class PySioUser(User):
 
     @task
     def turn(self) -> None:
-        if MODE == "idle":
-            gevent.sleep(1.0)
-            return
-        self.done.clear()
-        started = time.perf_counter()
-        self.client.emit("oh_user_action", _message("hello"))
-        ok = self.done.wait(TURN_TIMEOUT_S)
-        events.request.fire(
-            request_type="socketio", name="turn", response_time=(time.perf_counter() - started) * 1000,
-            response_length=0, exception=None if ok else TimeoutError("turn"), context={},
-        )  # fmt: skip
-        if THINK_S:
-            gevent.sleep(THINK_S)
+        _turn(self.client.emit, self.done)
 
     def on_stop(self) -> None:
         self.client.disconnect()
@@ -109,19 +115,7 @@ class ContribUser(SocketIOUser):
 
     @task
     def turn(self) -> None:
-        if MODE == "idle":
-            gevent.sleep(1.0)
-            return
-        self.done.clear()
-        started = time.perf_counter()
-        self.sio.emit("oh_user_action", _message("hello"))
-        ok = self.done.wait(TURN_TIMEOUT_S)
-        events.request.fire(
-            request_type="socketio", name="turn", response_time=(time.perf_counter() - started) * 1000,
-            response_length=0, exception=None if ok else TimeoutError("turn"), context={},
-        )  # fmt: skip
-        if THINK_S:
-            gevent.sleep(THINK_S)
+        _turn(self.sio.emit, self.done)
 
     def on_stop(self) -> None:
         self.sio.disconnect()

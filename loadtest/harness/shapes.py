@@ -340,8 +340,6 @@ class CapacitySearchShape(_SearchShape):
 
     run_shape_name = "CapacitySearchShape"
 
-    _target = 0  # the conversations of the step being judged
-
     def _judge(self, start: float, end: float) -> tuple[bool, dict[str, Any]] | None:
         from loadtest.harness.slo import evaluate, parse_slos
 
@@ -351,15 +349,17 @@ class CapacitySearchShape(_SearchShape):
             return None
         slos = self._settings().slos or parse_slos(DEFAULT_CAPACITY_SLOS)
         results = evaluate(slos, data)
+        search = self._search()
+        users = round(search.steps[search.index].value)  # the step being judged
         lo, hi = rt.start_second + int(start), rt.start_second + int(end)
         held = held_conversations([x.gauges.get("sockets", 0.0) for x in rt.history if lo <= x.second < hi])
-        kept = held >= HELD_SHARE * self._target
-        detail = {"slo": [r.to_dict() for r in results], "held": round(held, 2), "users": self._target}
+        kept = held >= HELD_SHARE * users
+        detail = {"slo": [r.to_dict() for r in results], "held": round(held, 2), "users": users}
         return all(r.ok for r in results) and kept, detail
 
     def tick(self) -> tuple[int, float] | None:
         search = self._search()
-        target = self._target = round(search.steps[search.index].value)
+        target = round(search.steps[search.index].value)
         index = search.advance(self.get_run_time(), self._judge, settled=self._settled(target))
         if index is None:
             self._record(search)

@@ -308,7 +308,7 @@ class MetricsListener(ConversationListener):
     def on_event(self, conv: Conversation, kind: EventKind, size: int, received_at: float) -> None:
         self.recorder.event(size)
 
-    def on_integrity(self, conv: Conversation, kind: str, count: int) -> None:  # type: ignore[override]
+    def on_integrity(self, conv: Conversation, kind: str, count: int) -> None:  # type: ignore[override,unused-ignore]
         self.recorder.integrity(kind, count)
 
     def on_signal(self, conv: Conversation, signal: str) -> None:

@@ -232,7 +232,7 @@ class Runtime:
         if any(getattr(g, "_loadtest_fn", None) == fn.__name__ for g in self._greenlets):
             return
         g = gevent.spawn(fn)
-        g._loadtest_fn = fn.__name__  # type: ignore[attr-defined]
+        g._loadtest_fn = fn.__name__  # type: ignore[attr-defined,unused-ignore]
         self._greenlets.append(g)
 
     def _tick_loop(self) -> None:

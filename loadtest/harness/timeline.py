@@ -238,6 +238,6 @@ class Assembler:
     def _release(self, limit: int) -> list[Slice]:
         out: list[Slice] = []
         while self.next <= limit:
-            out.append(self.pending.pop(self.next, None) or Slice(self.next))
+            out.append(self.pending.pop(self.next) if self.next in self.pending else Slice(self.next))
             self.next += 1
         return out

@@ -61,7 +61,7 @@ def websocket_protocol_class(registry: TransportRegistry) -> type[asyncio.Protoc
     except ImportError:  # pragma: no cover
         from uvicorn.protocols.websockets.wsproto_impl import WSProtocol as base
 
-    class RegisteredWebSocketProtocol(base):  # type: ignore[misc]
+    class RegisteredWebSocketProtocol(base):  # type: ignore[misc,unused-ignore]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             registry.add(transport)
             super().connection_made(transport)

@@ -32,7 +32,7 @@ AUTH_PAYLOAD = (
 IMAGE_REFUSED = "Model does not support image upload, change to a different model or try without an image."
 
 
-class OhSocketServer(socketio.AsyncServer):  # type: ignore[misc]
+class OhSocketServer(socketio.AsyncServer):  # type: ignore[misc,unused-ignore]
     """python-socketio's AsyncServer; undecodable client packets are counted and logged at debug, not raised."""
 
     metrics: Metrics | None = None

@@ -24,7 +24,7 @@ class RawJSON:
         return f"RawJSON({len(self.text)} chars)"
 
 
-class RawAwarePacket(packet.Packet):  # type: ignore[misc]
+class RawAwarePacket(packet.Packet):  # type: ignore[misc,unused-ignore]
     """python-socketio's Packet, with a fast path for `[event_name, RawJSON]` EVENT data."""
 
     @classmethod

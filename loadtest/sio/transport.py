@@ -117,7 +117,7 @@ class WebSocketTransport:
     def __init__(self, sock: gevent.socket.socket, max_frame_bytes: int, deflate: bool = False) -> None:
         self._sock = sock
         # the non-blocking OS socket under a plain gevent socket (not under TLS, which must go through its wrapper)
-        self._raw = sock._sock if type(sock) is gevent.socket.socket else None  # type: ignore[attr-defined]
+        self._raw = sock._sock if type(sock) is gevent.socket.socket else None  # type: ignore[attr-defined,unused-ignore]
         self._max = max_frame_bytes
         self._lock = gevent.lock.Semaphore()
         self._closed = False

@@ -1,61 +1,47 @@
-"""Load-generator health: gevent loop lag and process CPU, sampled in one background greenlet.
+"""Load-generator health: gevent loop lag and process CPU, taken once per second.
 
-Loop lag is how late a ``gevent.sleep(PROBE)`` wakes up: when greenlets hog the loop (too many users
-per process, a CPU-bound handler) every timer and socket read is late by about as much, so latencies
-measured in that second include the generator's own delay. :meth:`HealthProbe.take` hands out the
-worst lag and the CPU share since the previous call, once per second.
+Loop lag is how late the process's loop-lag monitor (:mod:`loadtest.openhands.looplag`, one greenlet per
+process, also read by the REST client to tell a slow generator from a slow server) woke up: when greenlets hog
+the loop (too many users per process, a CPU-bound handler) every timer and socket read is late by about as
+much, so latencies measured in that second include the generator's own delay. :meth:`HealthProbe.take` hands
+out the worst lag and the CPU share since the previous call, once per second.
 """
 
 from __future__ import annotations
 
-import gevent
-
 import logging
-import time
 
 import psutil
+
+from loadtest.openhands import looplag
 
 __all__ = ["BottleneckWarning", "HealthProbe"]
 
 logger = logging.getLogger(__name__)
-PROBE_INTERVAL = 0.05
 
 
 class HealthProbe:
-    """Measures loop lag continuously; :meth:`take` returns and resets the per-second figures."""
+    """Reads the process's loop-lag monitor; :meth:`take` returns and resets the per-second figures."""
 
-    def __init__(self, interval: float = PROBE_INTERVAL) -> None:
-        self.interval = interval
-        self.max_lag_ms = 0.0
+    def __init__(self, monitor: looplag.LoopLagMonitor = looplag.MONITOR) -> None:
+        self.monitor = monitor
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # prime: the first call always returns 0
-        self._greenlet: gevent.Greenlet | None = None
 
     def start(self) -> None:
-        if self._greenlet is None or self._greenlet.dead:
-            self._greenlet = gevent.spawn(self._run)
+        self.monitor.start()
 
     def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill(block=False)
-            self._greenlet = None
-
-    def _run(self) -> None:
-        while True:
-            before = time.perf_counter()
-            gevent.sleep(self.interval)
-            lag_ms = (time.perf_counter() - before - self.interval) * 1000.0
-            if lag_ms > self.max_lag_ms:
-                self.max_lag_ms = lag_ms
+        self.monitor.stop()
 
     def take(self) -> tuple[float, float]:
         """(worst loop lag in ms, CPU percent of this process) since the previous call."""
-        lag, self.max_lag_ms = self.max_lag_ms, 0.0
+        lag = self.monitor.take_max() * 1000.0 if self.monitor.running else 0.0
         try:
             cpu = float(self._process.cpu_percent(None))
         except psutil.Error:  # pragma: no cover - the process always exists
             cpu = 0.0
-        return max(lag, 0.0), cpu
+        return lag, cpu
 
 
 class BottleneckWarning:

@@ -185,6 +185,8 @@ class Recorder:
     def rest(self, call: str, result: RestResult) -> None:
         s = self._slice()
         s.count("rest_calls")
+        if result.slow_generator:  # slow, but the generator's own loop lag explains it: not a throttle signal
+            s.count("slow_generator")
         if call != "create":
             if not result.ok:
                 s.count(f"errors.rest_{call}")

@@ -2,7 +2,9 @@
 
 Every call is classified: a 429 is throttle ``http_429`` with its ``Retry-After``; a successful call that
 took at least ``delayed_ms`` (OpenHands' limiter *sleeps* 1 s before serving requests 11–20 of a second)
-is throttle ``http_delayed``. All `RestClient`s of a process share one `requests.Session` (one
+is throttle ``http_delayed`` — unless this process's own gevent loop lag across the call accounts for the
+delay (`classify_answer`): then the generator, not the server, was slow, and the result says
+``slow_generator`` instead. All `RestClient`s of a process share one `requests.Session` (one
 connection pool per host), so 10,000 conversations do not mean 10,000 pools. The session API key travels
 in the ``X-Session-API-Key`` header and never appears in a repr or a result.
 """
@@ -17,11 +19,15 @@ from typing import Any, NamedTuple
 import requests
 import requests.adapters
 
+from loadtest.openhands import looplag
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "SETTINGS_NOT_FOUND",
+    "SLOW_GENERATOR",
     "RestClient",
     "RestResult",
+    "classify_answer",
     "parse_retry_after",
     "shared_session",
 ]
@@ -108,6 +114,8 @@ class RestResult(NamedTuple):
         retry_after: seconds from ``Retry-After``, or None.
         throttle: ``"http_429"``, ``"http_delayed"`` or None.
         ok: 2xx.
+        slow_generator: at least ``delayed_ms`` slow, but this process's loop lag across the call accounts for
+            the delay (`classify_answer`): not a throttle signal.
     """
 
     status: int
@@ -116,6 +124,27 @@ class RestResult(NamedTuple):
     retry_after: float | None
     throttle: str | None
     ok: bool
+    slow_generator: bool = False
+
+
+SLOW_GENERATOR = "slow_generator"
+
+
+def classify_answer(status: int, elapsed_ms: float, delayed_ms: float, lag_ms: float | None = None) -> str | None:
+    """What a REST answer says about the server: ``"http_429"``, ``"http_delayed"``, `SLOW_GENERATOR` or None.
+
+    A 2xx at least ``delayed_ms`` slow is the limiter's sleep (``http_delayed``) only when the server's share of
+    the time is: ``lag_ms``, the generator's own loop lag measured across the call, is an upper bound on the
+    generator's share, so when ``elapsed_ms - lag_ms`` stays under ``delayed_ms`` the generator alone can
+    explain the delay and the answer is `SLOW_GENERATOR`. ``lag_ms`` None (not measured): ``http_delayed``.
+    """
+    if status == 429:
+        return "http_429"
+    if not 200 <= status < 300 or elapsed_ms < delayed_ms:
+        return None
+    if lag_ms is not None and elapsed_ms - lag_ms < delayed_ms:
+        return SLOW_GENERATOR
+    return "http_delayed"
 
 
 class RestClient:
@@ -135,7 +164,8 @@ class RestClient:
         """Args:
         base_url: ``http://host:port`` (a trailing slash is ignored).
         session_api_key: sent as ``X-Session-API-Key`` when set (secret: never shown).
-        delayed_ms: a successful call at least this slow is throttle ``http_delayed``.
+        delayed_ms: a successful call at least this slow is throttle ``http_delayed`` (unless the loop lag
+            across it accounts for the delay: `classify_answer`).
         timeout: seconds per request (connect and read).
         settings: body of ``POST /api/settings`` when the server asks for settings (default `DEFAULT_SETTINGS`).
         session: a `requests.Session` to use instead of the process-wide `shared_session()`.
@@ -224,6 +254,7 @@ class RestClient:
     def request(self, method: str, path: str, **kwargs: Any) -> RestResult:
         """One request, timed and classified; never raises for HTTP or connection failures."""
         url = self.base_url + path
+        lag_before = looplag.lag_s()
         start = time.perf_counter()
         try:
             resp = self._session.request(method, url, headers=self._headers, timeout=self.timeout, **kwargs)
@@ -235,13 +266,12 @@ class RestClient:
         status = resp.status_code
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         ok = 200 <= status < 300
-        if status == 429:
-            throttle: str | None = "http_429"
-        elif ok and elapsed >= self.delayed_ms:
-            throttle = "http_delayed"
-        else:
-            throttle = None
-        return RestResult(status, elapsed, _decode_body(resp, content), retry_after, throttle, ok)
+        lag_after = looplag.lag_s()
+        lag_ms = None if lag_before is None or lag_after is None else (lag_after - lag_before) * 1000.0
+        kind = classify_answer(status, elapsed, self.delayed_ms, lag_ms)
+        slow = kind == SLOW_GENERATOR
+        throttle = None if slow else kind
+        return RestResult(status, elapsed, _decode_body(resp, content), retry_after, throttle, ok, slow)
 
 
 def _decode_body(resp: requests.Response, content: bytes) -> Any:

@@ -191,6 +191,10 @@ def analyze(data: RunData) -> Analysis:
         notes.append(
             f"The load generator looked saturated for {total} s ({len(health)} window(s)); see Generator health."
         )
+    if slow := sum(s.extra.get("slow_generator", 0) for s in seconds):  # REST answers the generator's lag explains
+        notes.append(
+            f"{slow} slow REST answer(s) were the load generator's own loop lag, not throttling (slow_generator)."
+        )
     if cap:
         notes.extend(cap.notes)
     faults = fault_summary(seconds)

@@ -1,4 +1,5 @@
-"""Loop lag and the REST classification: a slow answer is the server's only when the generator's lag cannot explain it."""
+"""Loop lag and the REST classification: a slow answer is the server's only when the generator's own loop lag
+cannot explain it."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from loadtest.harness.health import HealthProbe
 from loadtest.harness.metrics import MetricsListener, Recorder
-from loadtest.openhands import Conversation, ConversationConfig
+from loadtest.openhands import Conversation, ConversationConfig, looplag
 from tests.harness.locustrun import run_locust
 from tests.openhands.test_looplag import busy
 from tests.support.procs import ReferenceServer
@@ -46,6 +47,20 @@ def test_a_create_delayed_by_the_blocked_loop_counts_slow_generator_not_throttle
     assert not [r for r in hook.rows if r.get("exception") is not None], hook.rows
     (create,) = [r for r in hook.rows if r["name"] == "rest_create"]
     assert create["response_time"] >= 1200.0  # the row still tells how long the call took
+
+
+def test_the_health_probe_reads_the_same_monitor_the_rest_client_reads() -> None:
+    probe = HealthProbe()
+    assert probe.monitor is looplag.MONITOR
+    probe.start()
+    gevent.sleep(looplag.TICK)
+    probe.take()
+    busy(0.3)
+    gevent.sleep(looplag.TICK)
+    lag_ms, _cpu = probe.take()
+    assert lag_ms >= 300.0 - looplag.TICK * 1000.0
+    gevent.sleep(0.2)
+    assert probe.take()[0] < 150.0  # reset by the previous take
 
 
 @pytest.mark.slow

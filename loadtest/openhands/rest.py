@@ -134,9 +134,9 @@ def classify_answer(status: int, elapsed_ms: float, delayed_ms: float, lag_ms: f
     """What a REST answer says about the server: ``"http_429"``, ``"http_delayed"``, `SLOW_GENERATOR` or None.
 
     A 2xx at least ``delayed_ms`` slow is the limiter's sleep (``http_delayed``) only when the server's share of
-    the time is: ``lag_ms``, the generator's own loop lag measured across the call, is an upper bound on the
-    generator's share, so when ``elapsed_ms - lag_ms`` stays under ``delayed_ms`` the generator alone can
-    explain the delay and the answer is `SLOW_GENERATOR`. ``lag_ms`` None (not measured): ``http_delayed``.
+    the time reaches ``delayed_ms`` too. ``lag_ms``, the generator's own loop lag measured across the call, is an
+    upper bound on the generator's share, so when ``elapsed_ms - lag_ms`` stays under ``delayed_ms`` the generator
+    alone can explain the delay and the answer is `SLOW_GENERATOR`. ``lag_ms`` None (not measured): as before.
     """
     if status == 429:
         return "http_429"

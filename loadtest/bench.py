@@ -16,13 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtest.benchprofiles import PROFILES, Profile
-from loadtest.harness.slo import SloError, parse_slos
+from loadtest.harness.options import OPTIONS, OptionError, Settings, add_bench_arguments
 from loadtest.progress import ProgressLine, TimelineTail
 
 EPILOG = (
@@ -37,7 +37,12 @@ examples:
   loadtest bench --profile throttle --run-time 60s
   loadtest bench --profile capacity --slo 'turn.p95<2s'
   loadtest bench --target http://127.0.0.1:3000 --users 50 --run-time 2m
+  loadtest bench --target http://127.0.0.1:3000 --session-api-key "$KEY" --message @prompt.txt
   loadtest bench -- --loglevel DEBUG               # anything after -- goes to Locust unchanged
+
+The harness options take the names they have in `locust -f locustfile.py` and override the
+profile's; the secret ones (--session-api-key, --seed-settings) reach Locust in its environment
+(LOCUST_SESSION_API_KEY, LOCUST_SEED_SETTINGS), never on a command line.
 
 exit codes: 0 pass, 1 error, 2 bad usage, 3 SLO breach
 """
@@ -61,9 +66,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spawn-rate", "-r", type=str, help="users started per second (Locust --spawn-rate)")
     parser.add_argument("--run-time", "-t", type=str, help="run time, e.g. 30s, 2m (Locust --run-time)")
     parser.add_argument("--processes", type=str, help="Locust worker processes (Locust --processes); default 1")
-    parser.add_argument("--slo", action="append", default=[], help="SLO, repeatable: 'echo.p95<250ms', 'gaps==0'")
-    parser.add_argument("--report-dir", type=Path, help="run folder (default reports/<UTC timestamp>-<label>)")
-    parser.add_argument("--run-label", help="label of the run folder (default the profile name)")
     parser.add_argument(
         "--server-option",
         action="append",
@@ -74,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and generator to different cores")
     parser.add_argument("--quiet", action="store_true", help="no live progress line")
     parser.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: options passed to Locust unchanged")
+    add_bench_arguments(parser)  # every harness option, grouped (--slo, --report-dir, --run-label among them)
+    parser.set_defaults(slo=[])
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class BenchPlan:
     processes: int
     run_dir: Path
     label: str
+    #: Harness options given to bench, as Locust arguments (``--flag=value``; files made absolute).
+    harness_args: tuple[str, ...] = ()
+    #: Secret harness options, as Locust's ``LOCUST_*`` environment variables (kept out of every command line).
+    harness_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -127,17 +135,58 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> BenchPla
     processes = int(_positive(args.processes, "--processes", 1, "2", integer=True))
     if args.target is not None and not args.target.startswith(("http://", "https://")):
         raise UsageError(f"--target: bad URL {args.target!r}; use e.g. --target http://127.0.0.1:3000")
-    for expr in args.slo:  # checked here, before a server or Locust is started
-        try:
-            parse_slos(expr)
-        except SloError as exc:
-            raise UsageError(f"--slo: bad value {expr!r}: {exc.why}") from None
+    harness_args, harness_env = harness_options(args)
     label = args.run_label or profile.name
     if not label.replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"--run-label: bad label {label!r}; use letters, digits, - and _, e.g. --run-label nightly")
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = args.report_dir or (Path.cwd() / "reports" / f"{stamp}-{label}")
-    return BenchPlan(profile, users, spawn_rate, run_time, processes, run_dir, label)
+    run_dir = Path(args.report_dir).resolve() if args.report_dir else (Path.cwd() / "reports" / f"{stamp}-{label}")
+    return BenchPlan(profile, users, spawn_rate, run_time, processes, run_dir, label, harness_args, harness_env)
+
+
+#: Harness options bench handles itself: it passes --slo, --report-dir and --run-label as it computes them.
+OWN_OPTIONS = ("slo", "report_dir", "run_label")
+
+
+def _absolute(value: str, kind: str) -> str:
+    """A file name given to bench, made absolute: Locust runs in the project folder, not the caller's."""
+    if kind == "path" and value:
+        return str(Path(value).resolve())
+    if kind == "@path" and value.startswith("@"):
+        return "@" + str(Path(value[1:]).resolve())
+    return value
+
+
+def harness_options(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The harness options given to bench, checked as the harness checks them (:class:`UsageError` if not).
+
+    Returns the Locust arguments and the environment variables (the secrets) that carry them.
+    """
+    given: dict[str, object] = {}
+    argv: list[str] = []
+    env: dict[str, str] = {}
+    for opt in OPTIONS:
+        value = getattr(args, opt.dest, None)
+        if not opt.bench or value is None:
+            continue
+        if opt.dest in OWN_OPTIONS:
+            given[opt.dest] = value
+            continue
+        if opt.flag_only:
+            given[opt.dest] = True
+            argv.append(opt.flag)
+            continue
+        text = _absolute(str(value), opt.file)
+        given[opt.dest] = text
+        if opt.secret:
+            env[opt.env_var] = text
+        else:
+            argv.append(f"{opt.flag}={text}")
+    try:  # the harness's own validation, before a server or Locust is started
+        Settings.from_options(given, None, need_host=False)
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
+    return tuple(argv), env
 
 
 def _cpus() -> list[int]:
@@ -231,7 +280,8 @@ def locust_command(plan: BenchPlan, host: str, slos: Sequence[str], extra: Seque
         argv += ["--processes", str(plan.processes)]
     for slo in slos:
         argv += ["--slo", slo]
-    argv += plan.profile.locust_args
+    # the profile's options first, so the harness options given to bench override them
+    argv += [*plan.profile.locust_options, *plan.harness_args, plan.profile.user_class]
     return argv + list(extra)
 
 
@@ -270,6 +320,7 @@ def _run_locust(
         stdout=console,
         stderr=subprocess.STDOUT,
         cwd=str(ROOT),
+        env={**os.environ, **plan.harness_env},
         preexec_fn=(lambda: _pin(cpu)) if cpu is not None else None,
     )
     tail = TimelineTail(plan.run_dir / "timeline.jsonl")

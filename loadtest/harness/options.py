@@ -1,46 +1,76 @@
-"""Every command-line option of the harness, and the frozen, validated :class:`Settings` read from them.
+"""Every command-line option of the harness, declared once, and the frozen, validated :class:`Settings`.
 
-Options are registered on Locust's parser (:func:`add_options`), so they show in ``locust --help``,
-in the web UI's start form (the session key masked), as ``LOCUST_*`` environment variables and in
-``locust.conf`` / ``[tool.locust]``. Values are kept as strings until :meth:`Settings.from_options`
-parses them, so the command line, the environment, config files and the web UI's form all go
-through one validation, which names the option, the bad value and the fix.
+:data:`OPTIONS` is the one declaration of each option: flag, default, help, group, value parser,
+example, secret or not. Two parsers are built from it: Locust's (:func:`add_options`, so the options
+show in ``locust --help``, in the web UI's start form with the secrets left out, as ``LOCUST_*``
+environment variables and in ``locust.conf`` / ``[tool.locust]``) and ``loadtest bench``'s
+(:func:`add_bench_arguments`, the same names, grouped). Values are kept as strings until
+:meth:`Settings.from_options` parses them with the option's parser, so the command line, the
+environment, config files, the web UI's form and ``bench`` all go through one validation, which names
+the option, the bad value and the fix. Pure: imports neither Locust nor gevent.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-import ipaddress
-import json
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
-from loadtest.harness.shapes import Step, parse_steps
-from loadtest.harness.slo import Slo, SloError, parse_slos
-from loadtest.units import parse_duration, parse_float, parse_list, parse_percent, parse_range
+from loadtest.errors import LoadtestError
+from loadtest.harness import values as v
+from loadtest.harness.slo import Slo
+from loadtest.harness.steps import Step, parse_steps
+from loadtest.harness.values import parse_source_ips
 
-__all__ = ["OPTIONS", "Option", "OptionError", "Settings", "add_options"]
+__all__ = [
+    "GROUPS",
+    "OPTIONS",
+    "Option",
+    "OptionError",
+    "Settings",
+    "add_bench_arguments",
+    "add_options",
+    "option",
+    "parse_source_ips",
+]
 
-SECRET_FIELDS = ("session_api_key", "seed_settings")
-SECRET_FLAGS = ("--session-api-key", "--seed-settings")
-MAX_SOURCE_IPS = 4096
-SHAPES = ("none", "step", "ramp", "spike", "capacity", "throttle")
+KeyVia = Literal["query", "header", "cookie"]  # as loadtest.openhands.config.KeyVia (a test keeps them equal)
+ShapeName = Literal["none", "step", "ramp", "spike", "capacity", "throttle"]
+DropMode = Literal["abrupt", "clean"]
+LocustRows = Literal["each", "batched"]
+SHAPES: tuple[str, ...] = get_args(ShapeName)
 REDACTED = "***"
+
+#: Option groups, in the order ``loadtest bench --help`` lists them.
+GROUPS = {
+    "connection": "harness options: connection",
+    "workload": "harness options: what each user does",
+    "reconnect": "harness options: ReconnectUser",
+    "objectives": "harness options: SLOs",
+    "shape": "harness options: load shapes and searches",
+    "run": "harness options: run folder and generator",
+}
 
 
 @dataclass(frozen=True)
 class Option:
+    """One harness option. ``parse`` turns its text into the value (``ValueError`` says why)."""
+
     flag: str
     default: str | None
     help: str
+    group: str
+    parse: Callable[[Any], object] = v.text
+    example: str = ""
     choices: tuple[str, ...] | None = None
-    secret: bool = False
+    secret: bool = False  # never logged, never in the web UI; bench passes it in the environment
     repeatable: bool = False
     flag_only: bool = False  # store_true
+    file: Literal["", "path", "@path"] = ""  # the value names a file (``@path``: when it starts with @)
+    bench: bool = True  # also an option of `loadtest bench`
 
     @property
     def dest(self) -> str:
@@ -50,86 +80,191 @@ class Option:
     def env_var(self) -> str:
         return "LOCUST_" + self.dest.upper()
 
+    @property
+    def metavar(self) -> str:
+        if self.choices:
+            return "{" + ",".join(self.choices) + "}"
+        return _METAVARS.get(self.parse) or self.dest.split("_")[-1].upper()
+
+
+_METAVARS: dict[Callable[[Any], object], str] = {
+    v.duration: "DURATION",
+    v.positive_duration: "DURATION",
+    v.number: "N",
+    v.positive_number: "N",
+    v.whole_number: "N",
+    v.percent: "SHARE",
+    v.think_range: "DURATION[..DURATION]",
+    v.read_ids: "FILE",
+    v.text_list: "A,B",
+}
+
+
+def _choices(kind: Any) -> tuple[str, ...]:
+    return cast("tuple[str, ...]", get_args(kind))
+
 
 OPTIONS: tuple[Option, ...] = (
+    # -- connection
     Option(
-        "--session-api-key",
-        "",
-        "Session API key sent on connect and REST calls (never logged, not in the web UI).",
-        secret=True,
+        "--session-api-key", "", "Session API key sent on connect and REST calls (never logged, not in the web UI).",
+        "connection", example="$KEY", secret=True,
     ),
-    Option("--key-via", "query", "How the session key is sent on the socket.", choices=("query", "header", "cookie")),
-    Option("--providers", "", "Comma-separated providers_set sent on connect (e.g. github,gitlab)."),
-    Option("--conversation-ids", "", "FILE of conversation ids, one a line, to join instead of creating them."),
-    Option("--message", "Say hello.", "Text of each user message, or @FILE to read it from a file."),
-    Option("--think-time", "1s", "ChatUser pause after a turn ends: 2s, 500ms or a range 1s..3s."),
-    Option("--action-pace", "1s", "PacedUser interval between one user's actions (e.g. 2s)."),
-    Option("--action-rate", "0", "Total actions/s across all PacedUsers (overrides --action-pace; 0 = off)."),
-    Option("--turn-timeout", "120s", "Give up waiting for a turn to end after this long."),
-    Option("--connect-timeout", "30s", "Give up a socket connect (handshake + replay) after this long."),
     Option(
-        "--wait-ready",
-        "on",
+        "--key-via", "query", "How the session key is sent on the socket.", "connection",
+        v.choice(*_choices(KeyVia)), "header", _choices(KeyVia),
+    ),
+    Option(
+        "--providers", "", "Comma-separated providers_set sent on connect (e.g. github,gitlab).", "connection",
+        v.text_list, "github,gitlab",
+    ),
+    Option(
+        "--connect-timeout", "30s", "Give up a socket connect (handshake + replay) after this long.", "connection",
+        v.positive_duration, "30s",
+    ),
+    Option(
+        "--wait-ready", "on",
         "Before joining a conversation, poll GET /api/conversations/{id} until RUNNING, as the OpenHands frontend"
         " does (metric `ready`).",
-        choices=("on", "off"),
+        "connection", v.on_off, "on", ("on", "off"),
     ),
     Option(
-        "--ws-deflate",
-        "off",
+        "--ws-deflate", "off",
         "Offer WebSocket permessage-deflate on connect (servers that require compression; costs client CPU).",
-        choices=("on", "off"),
+        "connection", v.on_off, "on", ("on", "off"),
     ),
-    Option("--ready-timeout", "120s", "Give up waiting for a conversation to be RUNNING after this long, then join."),
-    Option("--ready-poll", "3s", "Longest pause between readiness polls (they start at 0.5s and double up to it)."),
     Option(
-        "--seed-settings",
-        "",
+        "--ready-timeout", "120s", "Give up waiting for a conversation to be RUNNING after this long, then join.",
+        "connection", v.positive_duration, "120s",
+    ),
+    Option(
+        "--ready-poll", "3s", "Longest pause between readiness polls (they start at 0.5s and double up to it).",
+        "connection", v.positive_duration, "3s",
+    ),
+    Option(
+        "--seed-settings", "",
         "Settings JSON (or @FILE) posted to /api/settings if the server has none (never logged, not in the web UI).",
-        secret=True,
+        "connection", v.read_settings_json, '\'{"llm_model": "openai/gpt-4o"}\' or @settings.json',
+        secret=True, file="@path",
     ),
     Option(
-        "--source-ips",
-        "",
+        "--source-ips", "",
         "Local addresses to spread users over, e.g. 127.0.0.2-127.0.0.9 or 127.0.0.2,127.0.0.3 (per-IP limiters).",
+        "connection", parse_source_ips, "127.0.0.2-127.0.0.9",
     ),
-    Option("--reconnect-every", "30s", "ReconnectUser drops its socket this often (0 = only server drops)."),
+    # -- workload
     Option(
-        "--drop-mode", "abrupt", "How ReconnectUser drops: abrupt TCP close or clean disconnect.", ("abrupt", "clean")
-    ),
-    Option("--reconnect-attempts", "10", "Attempts per reconnect before the user gives up the connection."),
-    Option("--report-dir", "", "Run folder (default reports/<UTC timestamp>-<label>)."),
-    Option("--run-label", "", "Label in the run folder's name and run.json (default: the profile)."),
-    Option("--slo", None, "Objective checked at the end, repeatable: 'echo.p95<250ms', 'gaps==0'.", repeatable=True),
-    Option("--slo-abort", "0", "Stop the run after the SLOs are breached this long without a break (0 = off)."),
-    Option("--slo-window", "10s", "Window of the live SLO check used by --slo-abort."),
-    Option(
-        "--shape",
-        "none",
-        "Load shape: none (follow -u/-r/-t), step, ramp, spike, capacity or throttle.",
-        choices=SHAPES,
-    ),
-    Option("--shape-steps", "10,20,40", "Shape steps N[@DURATION]: users, or total actions/s for ThrottleSearchShape."),
-    Option("--step-duration", "30s", "Default duration of a shape step."),
-    Option("--step-spawn-rate", "10", "Users started per second when a step changes the user count."),
-    Option("--step-warmup", "5s", "Start of each search step left out of its verdict (at most half the step)."),
-    Option("--throttle-users", "0", "Paced users held by ThrottleSearchShape (0 = the -u user count)."),
-    Option(
-        "--throttle-threshold", "1%", "ThrottleSearchShape stops when throttle signals exceed this share of actions."
+        "--conversation-ids", "", "FILE of conversation ids, one a line, to join instead of creating them.",
+        "workload", v.read_ids, "ids.txt", file="path",
     ),
     Option(
-        "--locust-rows",
-        "each",
+        "--message", "Say hello.", "Text of each user message, or @FILE to read it from a file.", "workload",
+        v.read_message, "'Say hello.' or @message.txt", file="@path",
+    ),
+    Option(
+        "--think-time", "1s", "ChatUser pause after a turn ends: 2s, 500ms or a range 1s..3s.", "workload",
+        v.think_range, "2s or 1s..3s",
+    ),
+    Option(
+        "--action-pace", "1s", "PacedUser interval between one user's actions (e.g. 2s).", "workload",
+        v.positive_duration, "2s",
+    ),
+    Option(
+        "--action-rate", "0", "Total actions/s across all PacedUsers (overrides --action-pace; 0 = off).",
+        "workload", v.number, "20 (actions/s in total)",
+    ),
+    Option(
+        "--turn-timeout", "120s", "Give up waiting for a turn to end after this long.", "workload",
+        v.positive_duration, "120s",
+    ),
+    # -- reconnect
+    Option(
+        "--reconnect-every", "30s", "ReconnectUser drops its socket this often (0 = only server drops).",
+        "reconnect", v.duration, "30s",
+    ),
+    Option(
+        "--drop-mode", "abrupt", "How ReconnectUser drops: abrupt TCP close or clean disconnect.", "reconnect",
+        v.choice(*_choices(DropMode)), "clean", _choices(DropMode),
+    ),
+    Option(
+        "--reconnect-attempts", "10", "Attempts per reconnect before the user gives up the connection.",
+        "reconnect", v.whole_number, "10",
+    ),
+    # -- objectives
+    Option(
+        "--slo", None, "Objective checked at the end, repeatable: 'echo.p95<250ms', 'gaps==0'.", "objectives",
+        v.slos, "'echo.p95<250ms'", repeatable=True,
+    ),
+    Option(
+        "--slo-abort", "0", "Stop the run after the SLOs are breached this long without a break (0 = off).",
+        "objectives", v.duration, "15s",
+    ),
+    Option(
+        "--slo-window", "10s", "Window of the live SLO check used by --slo-abort.", "objectives",
+        v.positive_duration, "10s",
+    ),
+    # -- shape
+    Option(
+        "--shape", "none", "Load shape: none (follow -u/-r/-t), step, ramp, spike, capacity or throttle.", "shape",
+        v.choice(*SHAPES), "step", SHAPES,
+    ),
+    Option(
+        "--shape-steps", "10,20,40", "Shape steps N[@DURATION]: users, or total actions/s for ThrottleSearchShape.",
+        "shape", v.shape_steps, "10,20@60s,40",
+    ),
+    Option(
+        "--step-duration", "30s", "Default duration of a shape step.", "shape", v.positive_duration, "30s"
+    ),
+    Option(
+        "--step-spawn-rate", "10", "Users started per second when a step changes the user count.", "shape",
+        v.positive_number, "10",
+    ),
+    Option(
+        "--step-warmup", "5s", "Start of each search step left out of its verdict (at most half the step).",
+        "shape", v.duration, "5s",
+    ),
+    Option(
+        "--throttle-users", "0", "Paced users held by ThrottleSearchShape (0 = the -u user count).", "shape",
+        v.whole_number, "10",
+    ),
+    Option(
+        "--throttle-threshold", "1%", "ThrottleSearchShape stops when throttle signals exceed this share of actions.",
+        "shape", v.percent, "1%",
+    ),
+    # -- run
+    Option(
+        "--report-dir", "", "Run folder (default reports/<UTC timestamp>-<label>).", "run", example="reports/nightly",
+        file="path",
+    ),
+    Option(
+        "--run-label", "", "Label in the run folder's name and run.json (default: the profile).", "run",
+        v.run_label, "nightly-chat",
+    ),
+    Option(
+        "--locust-rows", "each",
         "How our measurements reach Locust's statistics: each (one events.request per measurement) or batched"
         " (added once per second: same table and CSVs, 13-18% less generator CPU; other request listeners see"
         " only failures).",
-        choices=("each", "batched"),
+        "run", v.choice(*_choices(LocustRows)), "batched", _choices(LocustRows),
     ),
-    Option("--lag-warning", "100ms", "Warn when the generator's gevent loop lag exceeds this (client-bound results)."),
     Option(
-        "--skip-report", None, "Do not build the report at the end (run.json and timeline.jsonl only).", flag_only=True
+        "--lag-warning", "100ms", "Warn when the generator's gevent loop lag exceeds this (client-bound results).",
+        "run", v.positive_duration, "100ms",
     ),
-)
+    Option(
+        "--skip-report", None, "Do not build the report at the end (run.json and timeline.jsonl only).", "run",
+        flag_only=True, bench=False,  # bench builds the report itself, once the run is over
+    ),
+)  # fmt: skip
+
+SECRET_FIELDS = tuple(o.dest for o in OPTIONS if o.secret)
+SECRET_FLAGS = tuple(o.flag for o in OPTIONS if o.secret)
+_BY_FLAG = {o.flag: o for o in OPTIONS}
+
+
+def option(flag: str) -> Option:
+    """The declaration of ``flag`` (``KeyError`` for an option the harness does not have)."""
+    return _BY_FLAG[flag]
 
 
 def add_options(parser: Any) -> None:
@@ -153,7 +288,28 @@ def add_options(parser: Any) -> None:
         parser.add_argument(opt.flag, **kwargs)
 
 
-class OptionError(ValueError):
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the harness options on ``loadtest bench``'s parser, one argument group per :data:`GROUPS` entry.
+
+    Every default is None, so bench passes on only what was given; the values are checked by
+    :meth:`Settings.from_options` before anything starts (bench's own error, exit 2).
+    """
+    for key, title in GROUPS.items():
+        group = parser.add_argument_group(title)
+        for opt in OPTIONS:
+            if opt.group != key or not opt.bench:
+                continue
+            shown = "" if opt.default in (None, "") else f" (default {opt.default})"
+            help_text = (opt.help + shown).replace("%", "%%")  # argparse formats help with %
+            if opt.repeatable:
+                group.add_argument(opt.flag, action="append", default=None, metavar="EXPR", help=help_text)
+            elif opt.flag_only:
+                group.add_argument(opt.flag, action="store_true", default=None, help=help_text)
+            else:
+                group.add_argument(opt.flag, default=None, metavar=opt.metavar, help=help_text)
+
+
+class OptionError(LoadtestError, ValueError):
     """A bad option value: names the option, the value and the fix."""
 
     def __init__(self, flag: str, value: object, fix: str) -> None:
@@ -167,101 +323,23 @@ class OptionError(ValueError):
         super().__init__(f"{flag}={shown} is not valid: {fix}")
 
 
-def _field(opts: Mapping[str, Any], flag: str) -> Any:
-    opt = next(o for o in OPTIONS if o.flag == flag)
+def _raw(opts: Mapping[str, Any], opt: Option) -> Any:
     value = opts.get(opt.dest, opt.default)
+    if value == "" and opt.choices:  # an empty choice in the web UI's form
+        return opt.default
     return opt.default if value is None and not opt.repeatable else value
 
 
-def _parse(opts: Mapping[str, Any], flag: str, fn: Any, example: str) -> Any:
-    value = _field(opts, flag)
+def _value(opts: Mapping[str, Any], flag: str) -> Any:
+    """The parsed value of ``flag`` in ``opts``; :class:`OptionError` naming it, the value and an example."""
+    opt = _BY_FLAG[flag]
+    raw = _raw(opts, opt)
     try:
-        return fn(value)
+        return opt.parse(raw)
+    except v.SloValueError as exc:
+        raise OptionError(flag, exc.expr, exc.why) from None
     except (ValueError, TypeError) as exc:
-        raise OptionError(flag, value, f"{exc}; e.g. {flag} {example}") from None
-
-
-def _positive(fn: Any, *, allow_zero: bool = True) -> Any:
-    def check(value: Any) -> float:
-        out = float(fn(value))
-        if math.isnan(out) or out < 0 or (out == 0 and not allow_zero):
-            raise ValueError("must be " + ("≥ 0" if allow_zero else "> 0"))
-        return out
-
-    return check
-
-
-def _int(value: Any) -> int:
-    number = parse_float(value, what="a whole number")
-    if not number.is_integer() or number < 0:
-        raise ValueError("expected a whole number ≥ 0")
-    return int(number)
-
-
-def _read_ids(path_text: str) -> tuple[str, ...]:
-    if not path_text:
-        return ()
-    path = Path(path_text)
-    if not path.is_file():
-        raise ValueError(f"no such file {path_text!r}")
-    ids = tuple(line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
-    if not ids:
-        raise ValueError(f"{path_text!r} holds no conversation ids (one per line)")
-    return ids
-
-
-def _read_message(text: str) -> str:
-    if text.startswith("@"):
-        path = Path(text[1:])
-        if not path.is_file():
-            raise ValueError(f"no such file {text[1:]!r}")
-        text = path.read_text().strip()
-    if not text:
-        raise ValueError("the message is empty")
-    return text
-
-
-def _read_settings_json(text: str) -> dict[str, Any] | None:
-    """``--seed-settings``: a JSON object, or ``@FILE`` holding one; empty means none."""
-    text = str(text or "").strip()
-    if not text:
-        return None
-    where = "the value"
-    if text.startswith("@"):
-        path = Path(text[1:])
-        if not path.is_file():
-            raise ValueError(f"no such file {text[1:]!r}")
-        where, text = f"file {text[1:]!r}", path.read_text()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        # never echo the text: it may hold an LLM key
-        raise ValueError(f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    if not isinstance(data, dict) or not data:
-        raise ValueError(f'{where} must be a non-empty JSON object such as {{"llm_model": ...}}')
-    return data
-
-
-def parse_source_ips(text: str) -> tuple[str, ...]:
-    """``127.0.0.2-127.0.0.9`` or ``127.0.0.2,127.0.0.5`` (entries may mix) → the addresses, in order.
-
-    A range ``A-B`` holds every address from A to B (same IP version, A ≤ B). Duplicates are kept once.
-    """
-    out: dict[str, None] = {}
-    for item in parse_list(str(text or "")):
-        lo_text, sep, hi_text = item.partition("-")
-        try:
-            lo = ipaddress.ip_address(lo_text.strip())
-            hi = ipaddress.ip_address(hi_text.strip()) if sep else lo
-        except ValueError:
-            raise ValueError(f"{item!r} is not an IP address or a range A-B of them") from None
-        if lo.version != hi.version or int(hi) < int(lo):
-            raise ValueError(f"{item!r}: a range goes from the lower to the higher address of one IP version")
-        if int(hi) - int(lo) + 1 + len(out) > MAX_SOURCE_IPS:
-            raise ValueError(f"more than {MAX_SOURCE_IPS} addresses")
-        for k in range(int(hi) - int(lo) + 1):
-            out[str(lo + k)] = None
-    return tuple(out)
+        raise OptionError(flag, raw, f"{exc}; e.g. {flag} {opt.example}") from None
 
 
 def _check_host(host: str | None) -> str:
@@ -279,7 +357,7 @@ class Settings:
 
     host: str | None
     session_api_key: str
-    key_via: str
+    key_via: KeyVia
     providers: tuple[str, ...]
     conversation_ids_file: str
     conversation_ids: tuple[str, ...]
@@ -295,14 +373,14 @@ class Settings:
     seed_settings: dict[str, Any] | None
     source_ips: tuple[str, ...]
     reconnect_every: float
-    drop_mode: str
+    drop_mode: DropMode
     reconnect_attempts: int
     report_dir: str
     run_label: str
     slos: tuple[Slo, ...]
     slo_abort: float
     slo_window: float
-    shape: str
+    shape: ShapeName
     shape_steps_text: str
     step_duration: float
     step_spawn_rate: float
@@ -312,75 +390,56 @@ class Settings:
     lag_warning_ms: float
     skip_report: bool
     ws_deflate: bool = False
-    locust_rows: str = "each"
+    locust_rows: LocustRows = "each"
 
     @classmethod
     def from_options(
-        cls, opts: Mapping[str, Any] | Any, host: str | None = None, *, need_host: bool = True
+        cls, opts: Mapping[str, Any] | argparse.Namespace, host: str | None = None, *, need_host: bool = True
     ) -> Settings:
         """Parse Locust's ``parsed_options`` (a Namespace or a mapping); :class:`OptionError` on a bad value."""
         if not isinstance(opts, Mapping):
             opts = vars(opts)
         if need_host:
             host = _check_host(host)
-        try:
-            slos = parse_slos(_field(opts, "--slo"))
-        except SloError as exc:
-            raise OptionError("--slo", exc.expr, exc.why) from None
-        step_duration = _parse(opts, "--step-duration", _positive(parse_duration, allow_zero=False), "30s")
-        steps_text = str(_field(opts, "--shape-steps"))
-        _parse(opts, "--shape-steps", lambda v: parse_steps(str(v), step_duration), "10,20@60s,40")
-        key_via = str(_field(opts, "--key-via"))
-        if key_via not in ("query", "header", "cookie"):
-            raise OptionError("--key-via", key_via, "choose query, header or cookie")
-        shape = str(_field(opts, "--shape"))
-        if shape not in SHAPES:
-            raise OptionError("--shape", shape, f"choose one of {', '.join(SHAPES)}")
-        locust_rows = str(_field(opts, "--locust-rows") or "each")
-        if locust_rows not in ("each", "batched"):
-            raise OptionError("--locust-rows", locust_rows, "choose each or batched")
-        drop_mode = str(_field(opts, "--drop-mode"))
-        if drop_mode not in ("abrupt", "clean"):
-            raise OptionError("--drop-mode", drop_mode, "choose abrupt or clean")
+        slos = _value(opts, "--slo")
+        step_duration = _value(opts, "--step-duration")
         return cls(
             host=host.rstrip("/") if host else None,
-            session_api_key=str(_field(opts, "--session-api-key") or ""),
-            key_via=key_via,
-            providers=tuple(parse_list(str(_field(opts, "--providers") or ""))),
-            conversation_ids_file=str(_field(opts, "--conversation-ids") or ""),
-            conversation_ids=_parse(opts, "--conversation-ids", lambda v: _read_ids(str(v or "")), "ids.txt"),
-            message=_parse(opts, "--message", lambda v: _read_message(str(v)), "'Say hello.' or @message.txt"),
-            think_time=_parse(opts, "--think-time", parse_range, "2s or 1s..3s"),
-            action_pace=_parse(opts, "--action-pace", _positive(parse_duration, allow_zero=False), "2s"),
-            action_rate=_parse(opts, "--action-rate", _positive(parse_float), "20 (actions/s in total)"),
-            turn_timeout=_parse(opts, "--turn-timeout", _positive(parse_duration, allow_zero=False), "120s"),
-            connect_timeout=_parse(opts, "--connect-timeout", _positive(parse_duration, allow_zero=False), "30s"),
-            wait_ready=_parse(opts, "--wait-ready", _on_off, "on"),
-            ready_timeout=_parse(opts, "--ready-timeout", _positive(parse_duration, allow_zero=False), "120s"),
-            ready_poll=_parse(opts, "--ready-poll", _positive(parse_duration, allow_zero=False), "3s"),
-            seed_settings=_parse(
-                opts, "--seed-settings", _read_settings_json, '\'{"llm_model": "openai/gpt-4o"}\' or @settings.json'
-            ),
-            source_ips=_parse(opts, "--source-ips", parse_source_ips, "127.0.0.2-127.0.0.9"),
-            reconnect_every=_parse(opts, "--reconnect-every", _positive(parse_duration), "30s"),
-            drop_mode=drop_mode,
-            reconnect_attempts=_parse(opts, "--reconnect-attempts", _int, "10"),
-            report_dir=str(_field(opts, "--report-dir") or ""),
-            run_label=_parse(opts, "--run-label", _label, "nightly-chat"),
+            session_api_key=_value(opts, "--session-api-key"),
+            key_via=_value(opts, "--key-via"),
+            providers=_value(opts, "--providers"),
+            conversation_ids_file=str(_raw(opts, option("--conversation-ids")) or ""),
+            conversation_ids=_value(opts, "--conversation-ids"),
+            message=_value(opts, "--message"),
+            think_time=_value(opts, "--think-time"),
+            action_pace=_value(opts, "--action-pace"),
+            action_rate=_value(opts, "--action-rate"),
+            turn_timeout=_value(opts, "--turn-timeout"),
+            connect_timeout=_value(opts, "--connect-timeout"),
+            wait_ready=_value(opts, "--wait-ready"),
+            ready_timeout=_value(opts, "--ready-timeout"),
+            ready_poll=_value(opts, "--ready-poll"),
+            seed_settings=_value(opts, "--seed-settings"),
+            source_ips=_value(opts, "--source-ips"),
+            reconnect_every=_value(opts, "--reconnect-every"),
+            drop_mode=_value(opts, "--drop-mode"),
+            reconnect_attempts=_value(opts, "--reconnect-attempts"),
+            report_dir=_value(opts, "--report-dir"),
+            run_label=_value(opts, "--run-label"),
             slos=slos,
-            slo_abort=_parse(opts, "--slo-abort", _positive(parse_duration), "15s"),
-            slo_window=_parse(opts, "--slo-window", _positive(parse_duration, allow_zero=False), "10s"),
-            shape=shape,
-            shape_steps_text=steps_text,
+            slo_abort=_value(opts, "--slo-abort"),
+            slo_window=_value(opts, "--slo-window"),
+            shape=_value(opts, "--shape"),
+            shape_steps_text=_value(opts, "--shape-steps"),
             step_duration=step_duration,
-            step_spawn_rate=_parse(opts, "--step-spawn-rate", _positive(parse_float, allow_zero=False), "10"),
-            step_warmup=_parse(opts, "--step-warmup", _positive(parse_duration), "5s"),
-            throttle_users=_parse(opts, "--throttle-users", _int, "10"),
-            throttle_threshold=_parse(opts, "--throttle-threshold", parse_percent, "1%"),
-            lag_warning_ms=_parse(opts, "--lag-warning", _positive(parse_duration, allow_zero=False), "100ms") * 1000,
-            skip_report=bool(_field(opts, "--skip-report")),
-            ws_deflate=_parse(opts, "--ws-deflate", _on_off, "on"),
-            locust_rows=locust_rows,
+            step_spawn_rate=_value(opts, "--step-spawn-rate"),
+            step_warmup=_value(opts, "--step-warmup"),
+            throttle_users=_value(opts, "--throttle-users"),
+            throttle_threshold=_value(opts, "--throttle-threshold"),
+            lag_warning_ms=_value(opts, "--lag-warning") * 1000,
+            skip_report=bool(_raw(opts, option("--skip-report"))),
+            ws_deflate=_value(opts, "--ws-deflate"),
+            locust_rows=_value(opts, "--locust-rows"),
         )
 
     def shape_steps(self) -> tuple[Step, ...]:
@@ -405,19 +464,3 @@ class Settings:
 
     def __repr__(self) -> str:  # never show the key, even in a traceback
         return f"Settings({self.public_dict()!r})"
-
-
-def _on_off(value: Any) -> bool:
-    text = str(value).strip().lower()
-    if text in ("on", "true", "yes", "1"):
-        return True
-    if text in ("off", "false", "no", "0"):
-        return False
-    raise ValueError("choose on or off")
-
-
-def _label(value: Any) -> str:
-    text = str(value or "").strip()
-    if any(c in text for c in "/\\\0") or text.startswith("."):
-        raise ValueError("a label is a plain name without slashes")
-    return text

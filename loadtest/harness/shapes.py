@@ -1,4 +1,4 @@
-"""Load shapes: pure step/ramp/spike/search functions of run time, and the Locust shapes built on them.
+"""Locust load shapes on top of the pure step and search maths of :mod:`loadtest.harness.steps`.
 
 All shapes read ``--shape-steps`` (``N[@DURATION]`` items, e.g. ``10,20,40@60s``; the duration
 defaults to ``--step-duration``). ``StepShape`` holds each user count for its duration,
@@ -13,223 +13,35 @@ from __future__ import annotations
 
 from locust import LoadTestShape
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
-from loadtest.units import parse_duration
+from loadtest.harness.options import Settings
+from loadtest.harness.runtime import Runtime, runtime_for
+from loadtest.harness.slo import evaluate, parse_slos
+from loadtest.harness.steps import (
+    HELD_SHARE,
+    Judgement,
+    StepSearch,
+    Tick,
+    held_conversations,
+    ramp_at,
+    spike_at,
+    step_at,
+    throttle_judgement,
+)
 
 __all__ = [
     "CapacitySearchShape",
     "LoadShape",
     "RampShape",
-    "SearchOutcome",
     "SpikeShape",
-    "Step",
-    "StepSearch",
     "StepShape",
     "ThrottleSearchShape",
-    "Tick",
-    "held_conversations",
-    "parse_steps",
-    "ramp_at",
-    "spike_at",
-    "step_at",
 ]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One item of ``--shape-steps``: a value (users, or an offered rate) held/reached over ``duration`` s."""
-
-    value: float
-    duration: float
-
-
-@dataclass(frozen=True)
-class Tick:
-    """What a shape wants now: users, spawn rate, and which step it is in (0-based)."""
-
-    users: int
-    spawn_rate: float
-    step: int
-
-
-def parse_steps(text: str, default_duration: float) -> tuple[Step, ...]:
-    """``'10,20@60s,40'`` → Steps; ``ValueError`` explains the form."""
-    steps: list[Step] = []
-    for item in (p.strip() for p in str(text).replace(";", ",").split(",")):
-        if not item:
-            continue
-        value_text, at, duration_text = item.partition("@")
-        try:
-            value = float(value_text)
-            duration = parse_duration(duration_text) if at else default_duration
-        except ValueError:
-            raise ValueError(f"bad step {item!r}: expected N or N@DURATION, e.g. 10,20@60s,40") from None
-        if value < 0 or duration <= 0 or math.isnan(value):
-            raise ValueError(f"bad step {item!r}: values must be ≥ 0 and durations > 0, e.g. 10,20@60s,40")
-        steps.append(Step(value, duration))
-    if not steps:
-        raise ValueError("no steps given: expected e.g. 10,20,40 or 10@30s,20@60s")
-    return tuple(steps)
-
-
-def _locate(t: float, steps: Sequence[Step]) -> tuple[int, float] | None:
-    """(index of the step containing ``t``, time since that step began), or None after the last."""
-    start = 0.0
-    for i, step in enumerate(steps):
-        if t < start + step.duration:
-            return i, t - start
-        start += step.duration
-    return None
-
-
-def step_starts(steps: Sequence[Step]) -> list[float]:
-    out, start = [], 0.0
-    for step in steps:
-        out.append(start)
-        start += step.duration
-    return out
-
-
-def step_at(t: float, steps: Sequence[Step], spawn_rate: float) -> Tick | None:
-    """Hold each step's user count for its duration; None after the last step."""
-    where = _locate(t, steps)
-    if where is None:
-        return None
-    i, _ = where
-    return Tick(round(steps[i].value), spawn_rate, i)
-
-
-def ramp_at(t: float, steps: Sequence[Step], min_spawn_rate: float = 1.0) -> Tick | None:
-    """Linear from the previous value (0 before the first) to each step's value over its duration."""
-    where = _locate(t, steps)
-    if where is None:
-        return None
-    i, into = where
-    prev = steps[i - 1].value if i else 0.0
-    step = steps[i]
-    users = prev + (step.value - prev) * min(into / step.duration, 1.0)
-    slope = abs(step.value - prev) / step.duration
-    return Tick(round(users), max(min_spawn_rate, math.ceil(slope * 2)), i)
-
-
-def spike_at(t: float, steps: Sequence[Step]) -> Tick | None:
-    """Like :func:`step_at`, but each change completes within a second (spawn rate = the jump)."""
-    where = _locate(t, steps)
-    if where is None:
-        return None
-    i, _ = where
-    prev = steps[i - 1].value if i else 0.0
-    jump = abs(steps[i].value - prev)
-    return Tick(round(steps[i].value), max(1.0, jump), i)
-
-
-@dataclass(frozen=True)
-class SearchOutcome:
-    """Where a search stopped: the last good step and the first failing one (None if none failed)."""
-
-    last_good: int | None
-    first_bad: int | None
-    detail: dict[str, Any]
-
-
-# An evaluator answers for a window [start_t, end_t) of run time: None while its data is not yet
-# complete, else (passed, detail).
-Evaluator = Callable[[float, float], "tuple[bool, dict[str, Any]] | None"]
-
-
-class StepSearch:
-    """Step through values, judge each step on its steady part, stop after the first failing one.
-
-    Pure state machine for ``CapacitySearchShape`` (values are users, the judge is the SLOs) and
-    ``ThrottleSearchShape`` (values are offered rates, the judge is the throttle ratio). After each
-    step's duration it holds the load until the evaluator has complete data (at most ``max_wait``
-    seconds), then moves on or stops.
-    """
-
-    def __init__(
-        self, steps: Sequence[Step], *, warmup: float, max_wait: float = 10.0, max_settle: float = 60.0
-    ) -> None:
-        self.steps = tuple(steps)
-        self.warmup = warmup
-        self.max_wait = max_wait
-        self.max_settle = max_settle
-        self.settling_since: float | None = None
-        self.settled_index = -1
-        self.index = 0
-        self.step_start = 0.0
-        self.last_good: int | None = None
-        self.first_bad: int | None = None
-        self.detail: dict[str, Any] = {}
-        self.verdicts: list[dict[str, Any]] = []
-        self.done = False
-
-    def window(self) -> tuple[float, float]:
-        step = self.steps[self.index]
-        skip = min(self.warmup, step.duration / 2)
-        return self.step_start + skip, self.step_start + step.duration
-
-    def advance(self, t: float, evaluate: Evaluator, settled: bool = True) -> int | None:
-        """The step index to apply at run time ``t``, or None when the search is over.
-
-        ``settled`` is False while the step's load is still being put in place (users spawning): the
-        step's clock starts only once it is, for at most ``max_settle`` seconds of waiting.
-        """
-        if self.done:
-            return None
-        if self.settled_index != self.index:
-            if not settled:
-                if self.settling_since is None:
-                    self.settling_since = t
-                if t - self.settling_since < self.max_settle:
-                    return self.index
-            if self.settling_since is not None:
-                self.step_start = t  # the step's clock starts now that its load is in place
-            self.settling_since = None
-            self.settled_index = self.index
-        step = self.steps[self.index]
-        end = self.step_start + step.duration
-        if t < end:
-            return self.index
-        start_w, end_w = self.window()
-        verdict = evaluate(start_w, end_w)
-        if verdict is None and t < end + self.max_wait:
-            return self.index  # hold the load until the step's data is complete
-        passed, detail = verdict if verdict is not None else (False, {"error": "no data for the step"})
-        self.verdicts.append({"index": self.index, "value": step.value, "ok": passed, **detail})
-        if passed:
-            self.last_good = self.index
-            if self.index + 1 >= len(self.steps):
-                self.done = True
-                return None
-            self.index += 1
-            self.step_start = t
-            return self.index
-        self.first_bad = self.index
-        self.detail = detail
-        self.done = True
-        return None
-
-    def outcome(self) -> SearchOutcome:
-        return SearchOutcome(self.last_good, self.first_bad, dict(self.detail))
-
-
-# -- Locust shapes -------------------------------------------------------------------------------
 
 #: Objectives a capacity search uses when no --slo is given.
 DEFAULT_CAPACITY_SLOS = ("connect.fail_ratio<1%", "turn.fail_ratio<1%", "throttled.ratio<1%")
 SETTLE_GRACE = 5.0  # seconds after spawning a search step waits at most for its users to connect
-#: A capacity step holds its N conversations only if this share of them had a connected socket, on average over
-#: the judged seconds: users backing off after evictions or refusals are conversations the server did not hold.
-HELD_SHARE = 0.99
-
-
-def held_conversations(sockets_per_second: list[float]) -> float:
-    """Mean connected sockets over the judged seconds (0 when there were none)."""
-    return sum(sockets_per_second) / len(sockets_per_second) if sockets_per_second else 0.0
 
 
 class HarnessShape(LoadTestShape):
@@ -238,13 +50,11 @@ class HarnessShape(LoadTestShape):
     abstract = True
     run_shape_name = "HarnessShape"
 
-    def _runtime(self) -> Any:
-        from loadtest.harness.runtime import runtime_for
-
+    def _runtime(self) -> Runtime:
         assert self.runner is not None
         return runtime_for(self.runner.environment)
 
-    def _settings(self) -> Any:
+    def _settings(self) -> Settings:
         rt = self._runtime()
         if rt.settings is None:
             rt.settings = rt.read_settings()
@@ -340,9 +150,7 @@ class CapacitySearchShape(_SearchShape):
 
     run_shape_name = "CapacitySearchShape"
 
-    def _judge(self, start: float, end: float) -> tuple[bool, dict[str, Any]] | None:
-        from loadtest.harness.slo import evaluate, parse_slos
-
+    def _judge(self, start: float, end: float) -> Judgement | None:
         rt = self._runtime()
         data = rt.window(start, end)
         if data is None:
@@ -350,7 +158,7 @@ class CapacitySearchShape(_SearchShape):
         slos = self._settings().slos or parse_slos(DEFAULT_CAPACITY_SLOS)
         results = evaluate(slos, data)
         search = self._search()
-        users = round(search.steps[search.index].value)  # the step being judged
+        users = round(search.value)  # the step being judged
         lo, hi = rt.start_second + int(start), rt.start_second + int(end)
         held = held_conversations([x.gauges.get("sockets", 0.0) for x in rt.history if lo <= x.second < hi])
         kept = held >= HELD_SHARE * users
@@ -359,7 +167,7 @@ class CapacitySearchShape(_SearchShape):
 
     def tick(self) -> tuple[int, float] | None:
         search = self._search()
-        target = round(search.steps[search.index].value)
+        target = round(search.value)
         index = search.advance(self.get_run_time(), self._judge, settled=self._settled(target))
         if index is None:
             self._record(search)
@@ -382,7 +190,7 @@ class CapacitySearchShape(_SearchShape):
             if out.first_bad is not None
             else None,
             "slo": [s.expr for s in (self._settings().slos)] or list(DEFAULT_CAPACITY_SLOS),
-            "steps": search.verdicts,
+            "steps": search.verdict_dicts(),
         }
 
 
@@ -396,17 +204,11 @@ class ThrottleSearchShape(_SearchShape):
 
     run_shape_name = "ThrottleSearchShape"
 
-    def _judge(self, start: float, end: float) -> tuple[bool, dict[str, Any]] | None:
+    def _judge(self, start: float, end: float) -> Judgement | None:
         data = self._runtime().window(start, end)
         if data is None:
             return None
-        throttled = data.group("throttled")
-        total = sum(throttled.values())
-        actions = data.counter("actions")
-        ratio = total / max(actions, 1)
-        signal = max(throttled, key=lambda k: throttled[k]) if throttled else None
-        detail = {"actions": actions, "throttled": total, "throttle_ratio": round(ratio, 6), "signal": signal}
-        return ratio <= self._settings().throttle_threshold, detail
+        return throttle_judgement(data.group("throttled"), data.counter("actions"), self._settings().throttle_threshold)
 
     def tick(self) -> tuple[int, float] | None:
         search = self._search()
@@ -449,7 +251,7 @@ class ThrottleSearchShape(_SearchShape):
                 "step_start_s": first_bad_step["start_t"],
             }
         rt.runlog.run["throttle_onset"] = onset
-        rt.runlog.run["throttle_search"] = search.verdicts
+        rt.runlog.run["throttle_search"] = search.verdict_dicts()
 
 
 class LoadShape(HarnessShape):

@@ -93,7 +93,7 @@ class OpenHandsUser(User):
         cfg = ConversationConfig(
             base_url=str(host).rstrip("/"),
             session_api_key=s.session_api_key or None,
-            key_via=s.key_via,  # type: ignore[arg-type]
+            key_via=s.key_via,
             providers=s.providers,
             connect_timeout=s.connect_timeout,
             turn_timeout=s.turn_timeout,

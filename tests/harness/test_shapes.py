@@ -1,10 +1,10 @@
-"""Shapes as pure functions of run time, on plain numbers."""
+"""Step and search maths (loadtest.harness.steps) on plain numbers: no Locust, no server."""
 
 from __future__ import annotations
 
 import pytest
 
-from loadtest.harness.shapes import Step, StepSearch, Tick, parse_steps, ramp_at, spike_at, step_at
+from loadtest.harness.steps import Step, StepSearch, Tick, parse_steps, ramp_at, spike_at, step_at
 
 
 def test_parse_steps_defaults_and_durations() -> None:
@@ -73,7 +73,7 @@ def test_step_search_stops_after_first_failing_step() -> None:
     out = search.outcome()
     assert (out.last_good, out.first_bad) == (1, 2)
     assert judge.calls[0] == (2.0, 10.0)  # type: ignore[attr-defined]
-    assert [v["ok"] for v in search.verdicts] == [True, True, False]
+    assert [v.ok for v in search.verdicts] == [True, True, False]
 
 
 def test_step_search_holds_until_data_is_complete() -> None:
@@ -117,7 +117,7 @@ def test_step_search_clock_starts_once_the_load_is_in_place() -> None:
 
 
 def test_held_conversations_is_the_mean_connected_sockets() -> None:
-    from loadtest.harness.shapes import HELD_SHARE, held_conversations
+    from loadtest.harness.steps import HELD_SHARE, held_conversations
 
     assert held_conversations([5.0, 5.0, 5.0, 5.0]) == 5.0
     assert held_conversations([]) == 0.0

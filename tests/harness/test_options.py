@@ -121,3 +121,17 @@ def test_every_bench_profile_passes_options_the_harness_accepts(name: str) -> No
     assert profile.locust_args[-1] in {"ChatUser", "PacedUser", "ReconnectUser", "IdleUser"}
     opts = profile.locust_options
     assert settings.shape == dict(zip(opts[::2], opts[1::2], strict=True)).get("--shape", "none")
+
+
+def test_literal_settings_match_the_code_that_reads_them() -> None:
+    from typing import get_args
+
+    from loadtest.harness import options
+    from loadtest.harness.shapes import LoadShape
+    from loadtest.openhands.config import KEY_VIA, KeyVia
+
+    assert get_args(options.KeyVia) == get_args(KeyVia) == KEY_VIA
+    assert set(options.SHAPES) == {"none", *LoadShape.KINDS}
+    for flag, kind in (("--key-via", options.KeyVia), ("--drop-mode", options.DropMode)):
+        assert options.option(flag).choices == get_args(kind)
+    assert options.option("--locust-rows").choices == get_args(options.LocustRows)

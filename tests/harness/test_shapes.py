@@ -124,3 +124,45 @@ def test_held_conversations_is_the_mean_connected_sockets() -> None:
     # two of five users backing off for half the window: the server held 4 on average, not 5
     held = held_conversations([5.0, 3.0, 3.0, 5.0])
     assert held == 4.0 and held < HELD_SHARE * 5
+
+
+def test_step_search_verdicts_are_run_json_rows() -> None:
+    from loadtest.harness.steps import StepVerdict
+
+    search = StepSearch(parse_steps("4,8", 10.0), warmup=30.0)
+    judged: list[tuple[float, float]] = []
+
+    def evaluate(start: float, end: float) -> tuple[bool, dict[str, object]]:
+        judged.append((start, end))
+        return True, {"held": 4.0}
+
+    results = [search.advance(float(t), evaluate) for t in range(25)]
+    assert results[19] == 1 and results[20] is None and search.done
+    assert judged[0] == (5.0, 10.0)  # a warm-up longer than half the step is cut to half of it
+    assert search.verdicts[0] == StepVerdict(0, 4.0, True, {"held": 4.0})
+    assert search.verdict_dicts() == [
+        {"index": 0, "value": 4.0, "ok": True, "held": 4.0},
+        {"index": 1, "value": 8.0, "ok": True, "held": 4.0},
+    ]
+    out = search.outcome()
+    assert (out.last_good, out.first_bad) == (1, None)
+
+
+def test_step_search_without_data_fails_the_step_and_says_so() -> None:
+    search = StepSearch(parse_steps("4,8", 5.0), warmup=0.0, max_wait=2.0)
+    results = [search.advance(float(t), lambda s, e: None) for t in range(10)]
+    assert results[6] == 0 and results[7] is None
+    assert search.verdict_dicts() == [{"index": 0, "value": 4.0, "ok": False, "error": "no data for the step"}]
+    assert search.outcome().detail == {"error": "no data for the step"}
+    assert search.advance(30.0, lambda s, e: (True, {})) is None  # a finished search stays finished
+
+
+def test_throttle_judgement_names_the_main_signal() -> None:
+    from loadtest.harness.steps import throttle_judgement
+
+    ok, detail = throttle_judgement({"http_429": 1, "ws_refused": 0}, 200, 0.01)
+    assert ok and detail == {"actions": 200, "throttled": 1, "throttle_ratio": 0.005, "signal": "http_429"}
+    ok, detail = throttle_judgement({"http_429": 1, "http_delayed": 4}, 100, 0.01)
+    assert not ok and detail["signal"] == "http_delayed" and detail["throttle_ratio"] == 0.05
+    ok, detail = throttle_judgement({}, 0, 0.01)  # nothing sent, nothing throttled: not a failure
+    assert ok and detail["signal"] is None and detail["throttle_ratio"] == 0.0

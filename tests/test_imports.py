@@ -126,7 +126,17 @@ def test_no_import_cycle_in_loadtest() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["loadtest.harness.options", "loadtest.harness.steps", "loadtest.harness.values", "loadtest.bench"],
+    [
+        "loadtest.harness.options",
+        "loadtest.harness.steps",
+        "loadtest.harness.values",
+        "loadtest.harness.slo",
+        "loadtest.harness.timeline",
+        "loadtest.harness.pacing",
+        "loadtest.harness.failures",
+        "loadtest.harness.runlog",
+        "loadtest.bench",
+    ],
 )
 def test_pure_modules_do_not_import_locust_or_gevent(module: str) -> None:
     code = (

@@ -1,8 +1,11 @@
-"""The Locust integration (DESIGN §2 layer 5): the only package that imports Locust.
+"""The Locust integration (DESIGN §2 layer 5): the only package that imports Locust, in its glue modules.
 
-Pure parts: `units`, `options` (Settings), `shapes` (step functions; also the Locust shapes), `slo`, `pacing`,
-`timeline`. Locust-facing parts: `metrics` (Recorder, the one place that fires ``events.request``), `runtime`
-(listeners: timeline worker → master, run folder, SLO gate), `runlog`, `health`, `webui`, and `users`
-(importing it registers the listeners). The top-level ``locustfile.py`` imports the users and shapes.
-Nothing is imported here, so `import loadtest.harness.timeline` stays cheap.
+Pure (no Locust, no gevent; unit-tested on plain data): `options` (every option declared once, and the
+validated `Settings`), `values` (the option value parsers), `steps` (shape steps, `StepSearch` and its
+verdicts), `slo`, `pacing`, `timeline`, `failures`; `runlog` (the run folder's files) has no Locust
+either. Locust and gevent glue: `shapes` (the Locust load shapes over `steps`), `metrics` (`Recorder`,
+the one place that fires ``events.request``), `locuststats`, `health` (loop lag), `runtime` (listeners:
+timeline worker → master, run folder, SLO gate), the web UI (`webui*`), and `users` (importing it
+registers the listeners). The top-level ``locustfile.py`` imports the shapes and users. Nothing is imported here, so importing one pure module stays cheap (``tests/test_imports.py``
+checks that none of them pulls Locust in, and that ``loadtest/`` has no import cycle).
 """

@@ -267,7 +267,7 @@ def option(flag: str) -> Option:
     return _BY_FLAG[flag]
 
 
-def add_options(parser: Any) -> None:
+def add_options(parser: argparse.ArgumentParser) -> None:
     """Register :data:`OPTIONS` on Locust's parser (an ``init_command_line_parser`` listener).
 
     They go on the parser itself, not an argument group: only Locust's own ``add_argument`` marks

@@ -6,6 +6,8 @@ verdicts), `slo`, `pacing`, `timeline`, `failures`; `runlog` (the run folder's f
 either. Locust and gevent glue: `shapes` (the Locust load shapes over `steps`), `metrics` (`Recorder`,
 the one place that fires ``events.request``), `locuststats`, `health` (loop lag), `runtime` (listeners:
 timeline worker → master, run folder, SLO gate), the web UI (`webui*`), and `users` (importing it
-registers the listeners). The top-level ``locustfile.py`` imports the shapes and users. Nothing is imported here, so importing one pure module stays cheap (``tests/test_imports.py``
-checks that none of them pulls Locust in, and that ``loadtest/`` has no import cycle).
+registers the listeners). The top-level ``locustfile.py`` imports the shapes and users.
+
+Nothing is imported here, so importing one pure module stays cheap: ``tests/test_imports.py`` checks
+that none of them pulls Locust in, and that ``loadtest/`` has no import cycle.
 """

@@ -23,11 +23,13 @@ from loadtest.harness.steps import (
     Judgement,
     StepSearch,
     Tick,
+    capacity_result,
     held_conversations,
     ramp_at,
     spike_at,
     step_at,
     throttle_judgement,
+    throttle_onset,
 )
 
 __all__ = [
@@ -182,16 +184,8 @@ class CapacitySearchShape(_SearchShape):
         rt = self._runtime()
         if rt.runlog is None or "capacity" in rt.runlog.run:
             return
-        out = search.outcome()
-        good = search.steps[out.last_good].value if out.last_good is not None else None
-        rt.runlog.run["capacity"] = {
-            "max_conversations_within_slo": int(good) if good is not None else 0,
-            "first_failing_conversations": int(search.steps[out.first_bad].value)
-            if out.first_bad is not None
-            else None,
-            "slo": [s.expr for s in (self._settings().slos)] or list(DEFAULT_CAPACITY_SLOS),
-            "steps": search.verdict_dicts(),
-        }
+        slos = [s.expr for s in self._settings().slos] or list(DEFAULT_CAPACITY_SLOS)
+        rt.runlog.run["capacity"] = capacity_result(search, slos)
 
 
 class ThrottleSearchShape(_SearchShape):
@@ -231,26 +225,10 @@ class ThrottleSearchShape(_SearchShape):
         rt = self._runtime()
         if rt.runlog is None or "throttle_onset" in rt.runlog.run:
             return
-        out = search.outcome()
-        onset = None
-        if out.first_bad is not None:
-            first_bad_step = next(s for s in rt.steps if s["index"] == out.first_bad)
-            at = next(
-                (
-                    s.second - rt.start_second
-                    for s in rt.history
-                    if s.second - rt.start_second >= first_bad_step["start_t"] and s.counter("throttled")
-                ),
-                first_bad_step["start_t"],
-            )
-            onset = {
-                "offered_rate": search.steps[out.first_bad].value,
-                "signal": out.detail.get("signal"),
-                "at_s": at,
-                "throttle_ratio": out.detail.get("throttle_ratio"),
-                "step_start_s": first_bad_step["start_t"],
-            }
-        rt.runlog.run["throttle_onset"] = onset
+        first_bad = search.outcome().first_bad
+        start_t = next((s["start_t"] for s in rt.steps if s["index"] == first_bad), None)
+        seconds = ((x.second - rt.start_second, x.counter("throttled")) for x in rt.history)
+        rt.runlog.run["throttle_onset"] = throttle_onset(search, start_t, seconds)
         rt.runlog.run["throttle_search"] = search.verdict_dicts()
 
 

@@ -13,7 +13,7 @@ report's view of the steps a run actually went through (start and end second, us
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +27,14 @@ __all__ = [
     "StepSearch",
     "StepVerdict",
     "Tick",
+    "capacity_result",
     "held_conversations",
     "parse_steps",
     "ramp_at",
     "spike_at",
     "step_at",
     "throttle_judgement",
+    "throttle_onset",
 ]
 
 #: A capacity step holds its N conversations only if this share of them had a connected socket, on average over
@@ -250,3 +252,37 @@ def throttle_judgement(throttled: Mapping[str, float], actions: float, threshold
     signal = max(throttled, key=lambda k: throttled[k]) if throttled else None
     detail = {"actions": actions, "throttled": total, "throttle_ratio": round(ratio, 6), "signal": signal}
     return ratio <= threshold, detail
+
+
+def capacity_result(search: StepSearch, slos: Sequence[str]) -> dict[str, Any]:
+    """run.json ``capacity``: the most conversations (users) within the SLOs, the first count that broke them."""
+    out = search.outcome()
+    good = search.steps[out.last_good].value if out.last_good is not None else 0
+    bad = search.steps[out.first_bad].value if out.first_bad is not None else None
+    return {
+        "max_conversations_within_slo": int(good),
+        "first_failing_conversations": int(bad) if bad is not None else None,
+        "slo": list(slos),
+        "steps": search.verdict_dicts(),
+    }
+
+
+def throttle_onset(
+    search: StepSearch, step_start_t: float | None, throttled: Iterable[tuple[float, float]]
+) -> dict[str, Any] | None:
+    """run.json ``throttle_onset``: the first failing offered rate, its main signal and when it first appeared.
+
+    ``step_start_t`` is the run time the failing step began; ``throttled`` gives (run time, throttle
+    signals) per second. None while no step failed.
+    """
+    out = search.outcome()
+    if out.first_bad is None or step_start_t is None:
+        return None
+    at = next((t for t, count in throttled if t >= step_start_t and count), step_start_t)
+    return {
+        "offered_rate": search.steps[out.first_bad].value,
+        "signal": out.detail.get("signal"),
+        "at_s": at,
+        "throttle_ratio": out.detail.get("throttle_ratio"),
+        "step_start_s": step_start_t,
+    }

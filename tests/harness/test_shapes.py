@@ -166,3 +166,41 @@ def test_throttle_judgement_names_the_main_signal() -> None:
     assert not ok and detail["signal"] == "http_delayed" and detail["throttle_ratio"] == 0.05
     ok, detail = throttle_judgement({}, 0, 0.01)  # nothing sent, nothing throttled: not a failure
     assert ok and detail["signal"] is None and detail["throttle_ratio"] == 0.0
+
+
+def _finished_search(bad_from: int) -> StepSearch:
+    search = StepSearch(parse_steps("10,20,40", 10.0), warmup=0.0)
+    for t in range(40):
+        index = search.index
+        verdict = (index < bad_from, {"signal": "http_429", "throttle_ratio": 0.2} if index >= bad_from else {})
+        search.advance(float(t), lambda s, e, v=verdict: v)
+    return search
+
+
+def test_capacity_result_names_the_last_good_and_first_failing_counts() -> None:
+    from loadtest.harness.steps import capacity_result
+
+    result = capacity_result(_finished_search(bad_from=2), ["turn.p95<2s"])
+    assert result["max_conversations_within_slo"] == 20 and result["first_failing_conversations"] == 40
+    assert result["slo"] == ["turn.p95<2s"] and [s["ok"] for s in result["steps"]] == [True, True, False]
+    none_good = capacity_result(_finished_search(bad_from=0), [])
+    assert none_good["max_conversations_within_slo"] == 0 and none_good["first_failing_conversations"] == 10
+    all_good = capacity_result(_finished_search(bad_from=9), [])
+    assert all_good["max_conversations_within_slo"] == 40 and all_good["first_failing_conversations"] is None
+
+
+def test_throttle_onset_is_the_first_throttled_second_of_the_failing_step() -> None:
+    from loadtest.harness.steps import throttle_onset
+
+    search = _finished_search(bad_from=1)
+    seconds = [(5.0, 1.0), (10.0, 0.0), (11.0, 0.0), (12.0, 3.0), (13.0, 5.0)]
+    onset = throttle_onset(search, 10.0, seconds)
+    assert onset == {
+        "offered_rate": 20.0,
+        "signal": "http_429",
+        "at_s": 12.0,
+        "throttle_ratio": 0.2,
+        "step_start_s": 10.0,
+    }
+    assert throttle_onset(search, 10.0, [])["at_s"] == 10.0  # type: ignore[index]
+    assert throttle_onset(_finished_search(bad_from=9), 0.0, seconds) is None

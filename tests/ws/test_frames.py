@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -134,6 +135,21 @@ def test_protocol_errors_name_the_fault(data: bytes, kind: str) -> None:
     with pytest.raises(ProtocolError) as err:
         sink.feed(data)
     assert err.value.kind == kind and repr(err.value) == f"ProtocolError({kind!r})"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.booleans())
+def test_arbitrary_bytes_parse_or_fail_cleanly(data: bytes, deflate: bool) -> None:
+    sink = Sink(max_bytes=100, inflater=Inflater(100) if deflate else None)
+
+    def control(opcode: int, payload: bytes) -> None:
+        if opcode == OP_CLOSE:
+            parse_close(payload)
+
+    sink.parser.on_control = control
+    with contextlib.suppress(ProtocolError):  # anything else escaping is a bug
+        sink.feed(data)
+    assert all(len(p) <= 100 for _, p, _ in sink.messages)
 
 
 def test_deflated_messages_are_inflated_and_bounded() -> None:

@@ -3,7 +3,7 @@
 Everything the server sends is handled in the transport's single reader greenlet, in arrival order: Engine.IO
 OPEN (then the namespace CONNECT is sent), PING (answered at once), events (also those that arrive before the
 CONNECT ack, as OpenHands replays before acking), acks, CONNECT_ERROR and DISCONNECT. Nothing else runs per
-connection: `call()` waits in the caller's greenlet, and the ping timeout is the reader's socket timeout.
+connection: `call()` waits in the caller's greenlet, and the ping timeout is `loadtest.ws`'s read timeout.
 
 Every close has one reason (see `REASONS`), recorded in `disconnect_reason` and passed to `on_disconnect` when
 the connection had been established. Pending acks fail with `Disconnected(reason)`; acks that arrive after their
@@ -19,25 +19,20 @@ from gevent.event import AsyncResult
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from loadtest.sio import packets as P
-from loadtest.sio.errors import (
-    AckTimeout,
-    ConnectRefused,
-    ConnectTimeout,
-    Disconnected,
-    ProtocolError,
-)
+from loadtest.sio.acks import Acks
+from loadtest.sio.attachments import Attachments
+from loadtest.sio.errors import AckTimeout, ConnectRefused, ConnectTimeout, Disconnected, ProtocolError
 from loadtest.sio.records import AckResult, ClientCounters, ConnectInfo, DisconnectHandler, EventHandler
-from loadtest.sio.transport import WebSocketTransport
+from loadtest.sio.transport import WebSocket, open_transport, sio_close
 
 __all__ = ["SocketIOClient"]
 
 
 _IDLE, _OPENING, _OPEN, _CONNECTED, _CLOSED = range(5)
-_EXPIRED_KEEP = 1024
 _log = logging.getLogger("loadtest.sio")
 _perf = time.perf_counter
 
@@ -55,19 +50,15 @@ class SocketIOClient:
     """
 
     __slots__ = (
+        "_acks",
         "_auth",
         "_binary",
-        "_binary_bytes",
-        "_binary_parts",
-        "_expired",
         "_handlers",
         "_info",
-        "_next_id",
         "_on_disconnect",
         "_on_event",
         "_open",
         "_opened",
-        "_pending",
         "_pre_bytes",
         "_pre_events",
         "_started",
@@ -102,15 +93,11 @@ class SocketIOClient:
         self.disconnect_reason: str | None = None
         self._handlers: dict[str, EventHandler] | None = None
         self._state = _IDLE
-        self._transport: WebSocketTransport | None = None
+        self._transport: WebSocket | None = None
         self._info: ConnectInfo | None = None
         self._waiter: AsyncResult | None = None
-        self._pending: dict[int, tuple[AsyncResult, float]] | None = None
-        self._expired: dict[int, None] | None = None
-        self._next_id = 1
-        self._binary: P.SioPacket | None = None
-        self._binary_parts: list[bytes] = []
-        self._binary_bytes = 0
+        self._acks = Acks()
+        self._binary = Attachments()
         self._auth: Any = None
         self._open: P.OpenInfo | None = None
         self._started = self._upgraded = self._opened = 0.0
@@ -189,7 +176,7 @@ class SocketIOClient:
         self._pre_events = self._pre_bytes = 0
         self._auth = auth
         try:
-            transport = WebSocketTransport.open(
+            transport = open_transport(
                 url,
                 query=query,
                 headers=headers,
@@ -249,24 +236,18 @@ class SocketIOClient:
             AckTimeout: no ack in time (a later ack is counted in `counters.late_acks`).
             Disconnected: not connected, or the connection closed while waiting.
         """
-        ack_id = self._next_id
-        self._next_id += 1
-        result = AsyncResult()
-        if self._pending is None:
-            self._pending = {}
-        self._pending[ack_id] = (result, _perf())
+        ack_id, result = self._acks.new()
         try:
             self._send_event(event, args, ack_id)
         except BaseException:
-            self._pending.pop(ack_id, None)
+            self._acks.drop(ack_id)
             raise
         result.wait(timeout)
         if result.ready():
             value: AckResult = result.get()
             return value
-        if self._pending.pop(ack_id, None) is not None:
+        if self._acks.expire(ack_id):
             self.counters.ack_timeouts += 1
-            self._remember_expired(ack_id)
         raise AckTimeout(event, timeout)
 
     def disconnect(self) -> None:
@@ -325,7 +306,7 @@ class SocketIOClient:
         c.frames_in += 1
         c.bytes_in += len(payload)
         if not text:
-            self._on_binary(payload, received_at)
+            self._on_binary(self._binary.add, payload, received_at)
             return
         try:
             if self.namespace == "/":  # fast path: a plain event, no packet object
@@ -378,18 +359,11 @@ class SocketIOClient:
             return
         kind = packet.type
         if kind == P.EVENT:
-            self._dispatch(packet, size, received_at)
+            self._deliver_event(packet.data, packet.id, size, received_at)
         elif kind == P.ACK:
             self._resolve(packet, received_at)
         elif kind == P.BINARY_EVENT or kind == P.BINARY_ACK:
-            if self._binary is not None:
-                self._protocol_error(ProtocolError("attachment_count", "new binary packet before attachments"))
-                return
-            self._binary = packet
-            self._binary_parts = []
-            self._binary_bytes = size
-            if packet.attachments == 0:
-                self._on_binary(None, received_at)
+            self._on_binary(lambda p: self._binary.begin(p, size), packet, received_at)
         elif kind == P.CONNECT:
             self._on_connect(packet, received_at)
         elif kind == P.CONNECT_ERROR:
@@ -401,25 +375,17 @@ class SocketIOClient:
         else:  # DISCONNECT
             self._finish("server")
 
-    def _on_binary(self, payload: bytes | None, received_at: float) -> None:
-        packet = self._binary
-        if packet is None:
-            self._protocol_error(ProtocolError("unexpected_binary", payload or b""))
-            return
-        if payload is not None:
-            self._binary_parts.append(payload)
-            self._binary_bytes += len(payload)
-        if len(self._binary_parts) < packet.attachments:
-            return
-        self._binary = None
-        parts, self._binary_parts = self._binary_parts, []
+    def _on_binary(self, step: Callable[[Any], P.SioPacket | None], arg: Any, received_at: float) -> None:
+        """Feed a binary packet or one of its attachments to `self._binary`; deliver the packet once whole."""
         try:
-            whole = P.attach_binary(packet, parts)
+            whole = step(arg)
         except ProtocolError as exc:
             self._protocol_error(exc)
             return
+        if whole is None:
+            return
         if whole.type == P.BINARY_EVENT:
-            self._dispatch(whole, self._binary_bytes, received_at)
+            self._deliver_event(whole.data, whole.id, self._binary.size, received_at)
         else:
             self._resolve(whole, received_at)
 
@@ -446,9 +412,6 @@ class SocketIOClient:
         if waiter is not None:
             waiter.set(None)
 
-    def _dispatch(self, packet: P.SioPacket, size: int, received_at: float) -> None:
-        self._deliver_event(packet.data, packet.id, size, received_at)
-
     def _deliver_event(self, data: list[Any], ack_id: int | None, size: int, received_at: float) -> None:
         event = data[0]
         c = self.counters
@@ -472,25 +435,12 @@ class SocketIOClient:
                 self._write(P.SioPacket(P.ACK, self.namespace, args, ack_id))
 
     def _resolve(self, packet: P.SioPacket, received_at: float) -> None:
-        ack_id = packet.id
-        assert ack_id is not None
-        entry = self._pending.pop(ack_id, None) if self._pending else None
-        if entry is None:
-            if self._expired is not None and ack_id in self._expired:
-                del self._expired[ack_id]
-                self.counters.late_acks += 1
-            else:
-                self.counters.unknown_acks += 1
-            return
-        result, sent_at = entry
-        result.set(AckResult(packet.data, sent_at, received_at))
-
-    def _remember_expired(self, ack_id: int) -> None:
-        if self._expired is None:
-            self._expired = {}
-        self._expired[ack_id] = None
-        if len(self._expired) > _EXPIRED_KEEP:
-            del self._expired[next(iter(self._expired))]
+        assert packet.id is not None
+        fault = self._acks.resolve(packet.id, packet.data, received_at)
+        if fault == "late":
+            self.counters.late_acks += 1
+        elif fault == "unknown":
+            self.counters.unknown_acks += 1
 
     # ----------------------------------------------------------------------------------------- closing
 
@@ -499,11 +449,12 @@ class SocketIOClient:
         errors[exc.kind] = errors.get(exc.kind, 0) + 1
         self._finish("protocol_error", error=exc)
 
-    def _on_transport_close(self, reason: str, error: BaseException | None) -> None:
-        if reason == "protocol_error" and isinstance(error, ProtocolError):
-            errors = self.counters.protocol_errors
-            errors[error.kind] = errors.get(error.kind, 0) + 1
-        self._finish(reason, error=error if isinstance(error, ProtocolError) else None)
+    def _on_transport_close(self, ws_reason: str, ws_error: BaseException | None) -> None:
+        reason, error = sio_close(ws_reason, ws_error)
+        if error is not None:
+            self._protocol_error(error)
+        else:
+            self._finish(reason)
 
     def _finish(self, reason: str, *, error: BaseException | None = None, quiet: bool = False) -> None:
         """End the connection once: close the transport, fail what waits, tell `on_disconnect`."""
@@ -519,13 +470,8 @@ class SocketIOClient:
                 transport.abort()
             else:
                 transport.close()
-        self._binary = None
-        self._binary_parts = []
-        pending, self._pending = self._pending, None
-        if pending:
-            self.counters.lost_acks += len(pending)
-            for result, _ in pending.values():
-                result.set_exception(Disconnected(reason))
+        self._binary.reset()
+        self.counters.lost_acks += self._acks.fail_all(Disconnected(reason))
         waiter = self._waiter
         if waiter is not None and not waiter.ready():
             waiter.set_exception(error if error is not None else Disconnected(reason))

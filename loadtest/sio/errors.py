@@ -1,7 +1,7 @@
 """Errors raised by the Socket.IO client, one small hierarchy.
 
 ```
-SioError
+SioError (a LoadtestError)
 ├── ProtocolError       a frame or packet that is not valid Engine.IO v4 / Socket.IO v5 (also a ValueError)
 ├── TransportError      the TCP connection or WebSocket could not be opened or broke while in use
 │   └── HandshakeRejected   the server answered the WebSocket upgrade with a non-101 status (e.g. 429)
@@ -11,6 +11,10 @@ SioError
 └── Disconnected        the connection is (or became) closed; carries the disconnect reason
 ```
 
+`ProtocolError`, `TransportError`, `HandshakeRejected` and `ConnectTimeout` are also the WebSocket layer's
+classes of the same names (`loadtest.ws.errors`, subclassed here with the same fields and reprs): the client
+re-raises what `loadtest.ws` raises as these, so ``except SioError`` and ``except loadtest.ws.WsError`` both hold.
+
 Reprs are stable and carry no secrets: Locust groups failures by `repr(error)`, so a repr never contains a
 sid, a token, a body, a timestamp or anything else that changes from one connection to the next. The
 details live in attributes (and, where harmless, in `str()`).
@@ -19,6 +23,9 @@ details live in attributes (and, where harmless, in `str()`).
 from __future__ import annotations
 
 from typing import Any
+
+from loadtest import errors as _root
+from loadtest.ws import errors as _ws
 
 __all__ = [
     "AckTimeout",
@@ -31,15 +38,12 @@ __all__ = [
     "TransportError",
 ]
 
-_BODY_LIMIT = 512
-_PREFIX_LIMIT = 40
 
-
-class SioError(Exception):
+class SioError(_root.LoadtestError):
     """Root of every error the Socket.IO client raises."""
 
 
-class ProtocolError(SioError, ValueError):
+class ProtocolError(SioError, _ws.ProtocolError):
     """A frame or packet that does not follow the wire format.
 
     Args:
@@ -48,21 +52,8 @@ class ProtocolError(SioError, ValueError):
         prefix: the start of the offending input, quoted in ``str()`` (at most 40 characters).
     """
 
-    def __init__(self, kind: str, prefix: str | bytes = "") -> None:
-        self.kind = kind
-        if isinstance(prefix, bytes | bytearray | memoryview):
-            prefix = bytes(prefix[:_PREFIX_LIMIT]).decode("utf-8", "backslashreplace")
-        self.prefix = prefix[:_PREFIX_LIMIT]
-        super().__init__(kind, self.prefix)
 
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.prefix!r}"
-
-    def __repr__(self) -> str:
-        return f"ProtocolError({self.kind!r})"
-
-
-class TransportError(SioError):
+class TransportError(SioError, _ws.TransportError):
     """The TCP connection or the WebSocket failed.
 
     Args:
@@ -70,19 +61,8 @@ class TransportError(SioError):
         detail: free text for logs (not in the repr).
     """
 
-    def __init__(self, kind: str, detail: str = "") -> None:
-        self.kind = kind
-        self.detail = detail
-        super().__init__(kind, detail)
 
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.detail}" if self.detail else self.kind
-
-    def __repr__(self) -> str:
-        return f"TransportError({self.kind!r})"
-
-
-class HandshakeRejected(TransportError):
+class HandshakeRejected(TransportError, _ws.HandshakeRejected):
     """The server answered the WebSocket upgrade with an HTTP status other than 101.
 
     Args:
@@ -90,19 +70,6 @@ class HandshakeRejected(TransportError):
         retry_after: the ``Retry-After`` header in seconds, or None when absent or unparsable.
         body: the start of the response body (decoded, at most 512 characters).
     """
-
-    def __init__(self, status: int, retry_after: float | None = None, body: str = "") -> None:
-        self.status = status
-        self.retry_after = retry_after
-        self.body = body[:_BODY_LIMIT]
-        super().__init__("handshake_rejected", f"HTTP {status}")
-
-    def __str__(self) -> str:
-        extra = f", retry after {self.retry_after:g}s" if self.retry_after is not None else ""
-        return f"WebSocket upgrade rejected with HTTP {self.status}{extra}"
-
-    def __repr__(self) -> str:
-        return f"HandshakeRejected(status={self.status})"
 
 
 class ConnectRefused(SioError):
@@ -122,7 +89,7 @@ class ConnectRefused(SioError):
         return f"ConnectRefused({self.message!r})"
 
 
-class ConnectTimeout(SioError, TimeoutError):
+class ConnectTimeout(SioError, _ws.ConnectTimeout):
     """The connection did not complete within the connect timeout.
 
     Args:

@@ -83,10 +83,7 @@ __all__ = [
     "decode_sio",
     "decode_text_frame",
     "encode_eio",
-    "encode_frames",
     "encode_message_utf8",
-    "encode_payload",
-    "encode_sio",
 ]
 
 # Engine.IO packet types
@@ -227,21 +224,6 @@ def decode_open(data: str | bytes) -> OpenInfo:
         raise ProtocolError("bad_open", raw)
     assert isinstance(interval, int) and isinstance(timeout, int) and isinstance(max_payload, int)
     return OpenInfo(sid, tuple(upgrades), interval / 1000.0, timeout / 1000.0, max_payload)
-
-
-def encode_payload(packets: list[EioPacket]) -> str:
-    """Join Engine.IO packets into one HTTP long-polling payload.
-
-    Args:
-        packets: the packets; binary MESSAGEs are sent as "b" + base64.
-    """
-    parts = []
-    for packet in packets:
-        if isinstance(packet.data, bytes | bytearray):
-            parts.append("b" + base64.b64encode(packet.data).decode("ascii"))
-        else:
-            parts.append(f"{packet.type}{packet.data}")
-    return _RS.join(parts)
 
 
 def decode_payload(payload: str, max_packets: int = MAX_PAYLOAD_PACKETS) -> list[EioPacket]:
@@ -472,18 +454,6 @@ def _encode_utf8(packet: SioPacket) -> tuple[bytes, list[bytes]]:
     return head.encode("utf-8") + body, buffers
 
 
-def encode_sio(packet: SioPacket) -> list[str | bytes]:
-    """Encode a Socket.IO packet: the text part, then one bytes item per binary attachment.
-
-    bytes values anywhere in the data make an EVENT a BINARY_EVENT (an ACK a BINARY_ACK).
-
-    Args:
-        packet: the packet to encode.
-    """
-    text, buffers = _encode_utf8(packet)
-    return [text.decode("utf-8"), *buffers]
-
-
 def encode_message_utf8(packet: SioPacket) -> tuple[bytes, list[bytes]]:
     """Encode a Socket.IO packet as WebSocket frame payloads (Engine.IO MESSAGE included), ready to send.
 
@@ -494,16 +464,6 @@ def encode_message_utf8(packet: SioPacket) -> tuple[bytes, list[bytes]]:
     """
     text, buffers = _encode_utf8(packet)
     return b"4" + text, buffers
-
-
-def encode_frames(packet: SioPacket) -> list[str | bytes]:
-    """Encode a Socket.IO packet as WebSocket frames: the Engine.IO MESSAGE text frame, then binary frames.
-
-    Args:
-        packet: the packet to encode.
-    """
-    text, buffers = _encode_utf8(packet)
-    return ["4" + text.decode("utf-8"), *buffers]
 
 
 def connect_error_fields(data: Any) -> tuple[str, Any]:

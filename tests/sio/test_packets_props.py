@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from loadtest.sio import packets as P
 from loadtest.sio.errors import ProtocolError
+from tests.sio.encoders import encode_frames
 
 _prefixes = st.sampled_from(["", "0", "1", "2", "3", "4", "40", "42", "43", "44", "45", "46", "451-", "2/a,", "4/x,1"])
 _text = st.one_of(st.text(max_size=200), st.builds(lambda p, t: p + t, _prefixes, st.text(max_size=200)))
@@ -69,7 +70,7 @@ _ids = st.none() | st.integers(min_value=0, max_value=10**12)
 @settings(max_examples=300, deadline=None)
 @given(st.text(min_size=1, max_size=10), st.lists(_json, max_size=4), _namespaces, _ids)
 def test_event_round_trip(event: str, args: list[Any], namespace: str, ack_id: int | None) -> None:
-    frames = P.encode_frames(P.SioPacket(P.EVENT, namespace, [event, *args], ack_id))
+    frames = encode_frames(P.SioPacket(P.EVENT, namespace, [event, *args], ack_id))
     packet = P.decode_text_frame(str(frames[0]).encode())
     assert isinstance(packet, P.SioPacket)
     if packet.attachments:

@@ -1,4 +1,4 @@
-"""The transport's frame reader/writer and handshake, against a scripted raw WebSocket server on loopback."""
+"""The Socket.IO client on our WebSocket layer: frames, handshake, closes, against a scripted raw server."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import gevent
 
-import email.utils
-import os
 import socket
-import time
 
 import pytest
 
 from loadtest.sio import ConnectTimeout, Disconnected, SocketIOClient, TransportError
-from loadtest.sio.frames import mask_frame, mask_key
-from loadtest.sio.transport import WebSocketTransport, build_url, parse_retry_after
+from loadtest.sio.transport import build_url
 from tests.sio.fake_ws import OPEN, Conn, FakeServer, frame, handshake, hold, text
 from tests.sio.helpers import Recorder, wait_for
 
@@ -27,15 +23,6 @@ def test_build_url() -> None:
     assert build_url("ws://[::1]:81", None, "custom/path")[0] == "ws://[::1]:81/custom/path/?EIO=4&transport=websocket"
     with pytest.raises(ValueError):
         build_url("ftp://x", None, "socket.io")
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(" 1.5 ") == 1.5
-    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    later = email.utils.formatdate(time.time() + 60, usegmt=True)
-    delay = parse_retry_after(later)
-    assert delay is not None and 50 < delay <= 61
 
 
 def test_query_headers_cookies_and_masked_client_frames() -> None:
@@ -219,54 +206,3 @@ def test_writes_larger_than_the_socket_buffer_stay_whole_and_in_order() -> None:
         client.disconnect()
     assert got[0] == b'42["big","' + big.encode() + b'"]'
     assert sorted(got[1:]) == sorted(f'42["small",{i}]'.encode() for i in range(20))
-
-
-class _Wire:
-    """What reaches the peer: the kernel takes `first` bytes of the first direct send; gevent's sendall yields."""
-
-    def __init__(self, first: int) -> None:
-        self.out = bytearray()
-        self.first = first
-
-    def send(self, data: bytes) -> int:  # the raw, non-blocking OS socket
-        n = min(len(data), self.first) if self.first else len(data)
-        self.first = 0
-        self.out += data[:n]
-        return n
-
-    def sendall(self, data: bytes) -> None:  # the gevent socket: blocks (switches) before it finishes
-        gevent.sleep(0.05)
-        self.out += data
-
-
-def test_a_partly_sent_frame_is_finished_before_another_writer_starts() -> None:
-    a, b = socket.socketpair()
-    try:
-        t = WebSocketTransport(a, 1 << 20)
-        wire = _Wire(first=10)
-        t._raw, t._sock = wire, wire  # type: ignore[assignment]
-        big, small = b"b" * 1000, b"s" * 20
-        writers = [gevent.spawn(t._send_raw, big), gevent.spawn(t._send_raw, small)]
-        gevent.joinall(writers, timeout=5, raise_error=True)
-        assert bytes(wire.out) == big + small
-    finally:
-        a.close()
-        b.close()
-
-
-def test_masking_keys_are_fresh_for_every_frame() -> None:
-    keys = [mask_key() for _ in range(3000)]  # crosses two refills of the pool
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # a forked child (Locust's --processes) draws keys of its own, not the rest of the parent's pool
-        os.write(write, mask_key())
-        os._exit(0)
-    os.waitpid(pid, 0)
-    child_key, own_key = os.read(read, 4), mask_key()
-    os.close(read)
-    os.close(write)
-    assert child_key != own_key
-    assert all(len(k) == 4 for k in keys) and len(set(keys)) > 2990
-    frame_bytes = mask_frame(0x1, b"hello world")
-    key, masked = frame_bytes[2:6], frame_bytes[6:]
-    assert bytes(b ^ key[i % 4] for i, b in enumerate(masked)) == b"hello world"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from loadtest.sio import HandshakeRejected, SocketIOClient, TransportError
-from loadtest.sio.upgrade import DEFLATE_OFFER, build_request
+from loadtest.ws.deflate import DEFLATE_OFFER
 from tests.sio.fake_ws import OPEN, Conn, accept_key, frame, hold, read_request, text
 from tests.sio.helpers import Recorder, wait_for
 from tests.support.procs import ReferenceServer
@@ -77,20 +77,6 @@ def _switching(extensions: str = "", accept: bytes | None = None) -> Callable[[b
         return head + b"\r\n"
 
     return respond
-
-
-def test_request_is_one_write_with_host_key_and_no_offer_by_default() -> None:
-    request, key = build_request("127.0.0.1", 80, False, "/socket.io/?EIO=4", {"Origin": "http://x"}, None, False)
-    lines = request.decode().split("\r\n")
-    assert lines[0] == "GET /socket.io/?EIO=4 HTTP/1.1" and "Host: 127.0.0.1" in lines and "Origin: http://x" in lines
-    assert f"Sec-WebSocket-Key: {key.decode()}" in lines and request.endswith(b"\r\n\r\n")
-    assert b"Sec-WebSocket-Extensions" not in request
-    request, _ = build_request("::1", 3000, False, "/", {"host": "h:1"}, {"a": "1"}, True)
-    text_ = request.decode()
-    assert "host: h:1\r\n" in text_ and "Host: [::1]" not in text_ and "Cookie: a=1\r\n" in text_
-    assert f"Sec-WebSocket-Extensions: {DEFLATE_OFFER}\r\n" in text_
-    with pytest.raises(ValueError):
-        build_request("h", 80, False, "/", {"X": "a\r\nInjected: 1"}, None, False)
 
 
 def test_deflated_messages_whole_and_fragmented_with_plain_ones_between() -> None:

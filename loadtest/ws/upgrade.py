@@ -1,14 +1,9 @@
-"""The WebSocket opening handshake (RFC 6455 §4) done by hand, and permessage-deflate (RFC 7692) for reading.
+"""The WebSocket opening handshake (RFC 6455 §4) done by hand, and `Retry-After` parsing.
 
 We write the HTTP/1.1 upgrade request in one `sendall` and read the response in 4 KiB reads until the blank
 line; whatever follows it already belongs to the first frames and is handed to the reader. This replaced
 websocket-client's handshake, which read the response one byte per call and was the largest connect cost.
-
-permessage-deflate is offered only when asked (`deflate=True`). When the server accepts it, compressed messages
-(RSV1 set on the first frame) are inflated with one lazily created raw-deflate decompressor per connection
-(reused across messages: correct with and without ``server_no_context_takeover``). Our own messages always go
-uncompressed, which RFC 7692 §6 allows; they are small and compressing them would cost a compressor's memory
-on every connection.
+A refused upgrade (any status but 101) becomes `HandshakeRejected(status, retry_after, body)`.
 """
 
 from __future__ import annotations
@@ -18,19 +13,16 @@ import email.utils
 import hashlib
 import os
 import time
-import zlib
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from loadtest.sio.errors import HandshakeRejected, ProtocolError, TransportError
+from loadtest.ws.deflate import DEFLATE_OFFER, accepted_extensions
+from loadtest.ws.errors import HandshakeRejected, TransportError
 
-__all__ = ["DEFLATE_OFFER", "Inflater", "Upgrade", "build_request", "parse_retry_after", "read_response"]
+__all__ = ["DEFLATE_OFFER", "Upgrade", "build_request", "parse_retry_after", "read_response"]
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HEAD_BYTES = 16 * 1024
 MAX_BODY_BYTES = 4096
-DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"
-_TAIL = b"\x00\x00\xff\xff"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -66,7 +58,7 @@ def build_request(
 
     Args:
         host, port, tls: the server (the Host header leaves out a default port).
-        target: path and query, e.g. ``/socket.io/?EIO=4&transport=websocket``.
+        target: path and query, e.g. ``/sockets/events/abc?resend_mode=all``.
         headers: extra headers (a caller's Host, Origin or User-Agent replaces ours).
         cookies: sent as one `Cookie` header.
         deflate: offer permessage-deflate.
@@ -75,7 +67,7 @@ def build_request(
     netloc = f"[{host}]" if ":" in host else host
     if port != (443 if tls else 80):
         netloc = f"{netloc}:{port}"
-    fields: dict[str, str] = {"Host": netloc, "User-Agent": "loadtest-sio"}
+    fields: dict[str, str] = {"Host": netloc, "User-Agent": "loadtest"}
     for name, value in (headers or {}).items():
         if "\r" in name or "\n" in name or "\r" in str(value) or "\n" in str(value):
             raise ValueError(f"header {name!r} contains a line break")
@@ -153,7 +145,7 @@ def read_response(recv: Callable[[int], bytes], key: bytes, offered_deflate: boo
         raise TransportError("handshake", "bad Sec-WebSocket-Accept")
     if "websocket" not in headers.get("upgrade", "").lower():
         raise TransportError("handshake", "no Upgrade: websocket")
-    deflate, no_context = _extensions(headers.get("sec-websocket-extensions", ""), offered_deflate)
+    deflate, no_context = accepted_extensions(headers.get("sec-websocket-extensions", ""), offered_deflate)
     return Upgrade(rest, deflate, no_context)
 
 
@@ -172,35 +164,3 @@ def _read_body(recv: Callable[[int], bytes], rest: bytes, headers: Mapping[str, 
     except OSError:  # a slow or reset body: keep what came, the status is what matters
         pass
     return body[:MAX_BODY_BYTES].decode("utf-8", "replace")
-
-
-def _extensions(value: str, offered: bool) -> tuple[bool, bool]:
-    if not value.strip():
-        return False, False
-    names = [p.strip() for p in value.split(";")]
-    if names[0].lower() != "permessage-deflate" or not offered or "," in value:
-        raise TransportError("handshake", f"unexpected extension {value[:60]!r}")
-    params = {p.split("=", 1)[0].strip().lower() for p in names[1:] if p}
-    return True, "server_no_context_takeover" in params
-
-
-class Inflater:
-    """Inflates permessage-deflate messages, bounded by `max_bytes` per message."""
-
-    __slots__ = ("_max", "_z")
-
-    def __init__(self, max_bytes: int) -> None:
-        self._max = max_bytes
-        self._z: Any = None
-
-    def inflate(self, payload: bytes) -> bytes:
-        z = self._z
-        if z is None:
-            z = self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-        try:
-            out: bytes = z.decompress(payload + _TAIL, self._max + 1)
-        except zlib.error as exc:
-            raise ProtocolError("bad_deflate", payload[:16]) from exc
-        if len(out) > self._max or z.unconsumed_tail:
-            raise ProtocolError("frame_too_large", payload[:16])
-        return out

@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,7 +49,7 @@ class Stats:
         self.max_in_flight = 0
         self.models_calls = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "calls": self.calls,
             "outcomes": dict(sorted(self.outcomes.items())),

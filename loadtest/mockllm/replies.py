@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from loadtest.errors import LoadtestError
 from loadtest.mockllm.settings import MockSettings
 
 FINISH = "finish"
@@ -29,7 +29,7 @@ TOKEN_CHARS = 4
 _PAD_WORDS = ("lorem", "ipsum", "dolor", "sit", "amet")
 
 
-class BadRequest(ValueError):
+class BadRequest(LoadtestError, ValueError):
     """The request body is not a chat-completion request; the message says what is wrong."""
 
 
@@ -38,8 +38,8 @@ class ChatRequest:
     """The parts of a chat-completion request the mock looks at."""
 
     model: str
-    messages: tuple[Mapping[str, Any], ...]
-    tools: Mapping[str, Mapping[str, Any]]
+    messages: tuple[Mapping[str, object], ...]
+    tools: Mapping[str, Mapping[str, object]]
     """Offered function tools: name -> JSON schema of the parameters."""
     stream: bool = False
     include_usage: bool = False
@@ -75,7 +75,7 @@ def parse_request(body: object) -> ChatRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise BadRequest("'messages' must be a non-empty list of objects")
-    tools: dict[str, Mapping[str, Any]] = {}
+    tools: dict[str, Mapping[str, object]] = {}
     for tool in body.get("tools") or []:
         fn = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(fn, dict) and isinstance(fn.get("name"), str):
@@ -91,7 +91,7 @@ def parse_request(body: object) -> ChatRequest:
     )
 
 
-def first_call_of_turn(messages: tuple[Mapping[str, Any], ...]) -> bool:
+def first_call_of_turn(messages: tuple[Mapping[str, object], ...]) -> bool:
     """True when no assistant or tool message follows the last user message."""
     for message in reversed(messages):
         role = message.get("role")
@@ -102,19 +102,20 @@ def first_call_of_turn(messages: tuple[Mapping[str, Any], ...]) -> bool:
     return True
 
 
-def fill_arguments(schema: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+def fill_arguments(schema: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
     """Arguments for a tool with JSON-schema `schema`: `wanted` values it lists, plus neutral required ones."""
     props = schema.get("properties")
     if not isinstance(props, dict) or not props:
         return dict(wanted)
     out = {k: v for k, v in wanted.items() if k in props}
-    for name in schema.get("required") or []:
+    required = schema.get("required") or []
+    for name in required if isinstance(required, Iterable) else ():
         if name not in out and name in props:
             out[name] = _neutral(props[name])
     return out
 
 
-def _neutral(prop: object) -> Any:
+def _neutral(prop: object) -> object:
     if not isinstance(prop, dict):
         return ""
     enum = prop.get("enum")
@@ -168,9 +169,9 @@ def usage(reply: Reply) -> dict[str, int]:
     }
 
 
-def completion(reply: Reply, *, model: str, response_id: str, created: int) -> dict[str, Any]:
+def completion(reply: Reply, *, model: str, response_id: str, created: int) -> dict[str, object]:
     """A non-streaming `chat.completion` object."""
-    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    message: dict[str, object] = {"role": "assistant", "content": reply.content}
     if reply.tool_call is not None:
         call = reply.tool_call
         message["tool_calls"] = [
@@ -187,14 +188,16 @@ def completion(reply: Reply, *, model: str, response_id: str, created: int) -> d
     }
 
 
-def stream_chunks(reply: Reply, *, model: str, response_id: str, created: int) -> Iterator[tuple[dict[str, Any], int]]:
+def stream_chunks(
+    reply: Reply, *, model: str, response_id: str, created: int
+) -> Iterator[tuple[dict[str, object], int]]:
     """`chat.completion.chunk` objects in OpenAI's order, each with the number of tokens it carries.
 
     Role first, then content deltas, then for a tool call one delta with id, type, name and empty arguments
     followed by argument fragments (index 0 only), then the finish reason, then (when asked) usage.
     """
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    def chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
         return {
             "id": response_id,
             "object": "chat.completion.chunk",
@@ -216,7 +219,7 @@ def stream_chunks(reply: Reply, *, model: str, response_id: str, created: int) -
     yield chunk({}, reply.finish_reason), 0
 
 
-def usage_chunk(reply: Reply, *, model: str, response_id: str, created: int) -> dict[str, Any]:
+def usage_chunk(reply: Reply, *, model: str, response_id: str, created: int) -> dict[str, object]:
     """The final chunk sent when the request has `stream_options.include_usage`."""
     return {
         "id": response_id,
@@ -229,7 +232,7 @@ def usage_chunk(reply: Reply, *, model: str, response_id: str, created: int) -> 
     }
 
 
-def sse(data: Mapping[str, Any] | str) -> bytes:
+def sse(data: Mapping[str, object] | str) -> bytes:
     """One server-sent event line pair: `data: <json>\\n\\n` (or the literal `[DONE]`)."""
     text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     return f"data: {text}\n\n".encode()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
 
 from loadtest.mockllm.settings import FaultPlan
 
@@ -26,7 +25,7 @@ class Fault:
         value = self.retry_after
         return {"Retry-After": str(int(value)) if float(value).is_integer() else f"{value:g}"}
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> dict[str, object]:
         """An OpenAI-style error body."""
         if self.status == 429:
             kind, code, text = "rate_limit_exceeded", "rate_limit_exceeded", "Rate limit reached (mock LLM)."

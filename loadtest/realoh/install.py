@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from loadtest.errors import LoadtestError
+
 OPENHANDS_VERSION = "1.6.0"
 PACKAGE = f"openhands-ai=={OPENHANDS_VERSION}"
 INSTALL_TIMEOUT_S = 900.0
 
 
-class InstallError(RuntimeError):
+class InstallError(LoadtestError, RuntimeError):
     """Creating the venv or installing OpenHands failed; the message names the step and the log file."""
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest.errors import LoadtestError
 from loadtest.realoh.config import ServerPlan, config_toml, openhands_env, server_argv, settings_payload
 from loadtest.realoh.install import ensure_installed, venv_python
 from loadtest.realoh.pids import PidFile, ProcRecord, stop_all
@@ -32,7 +33,7 @@ _LLM_READY = re.compile(r"loadtest mock-llm listening on (http://127\.0\.0\.1:\d
 Say = Callable[[str], None]
 
 
-class LaunchError(RuntimeError):
+class LaunchError(LoadtestError, RuntimeError):
     """`up` could not bring the server up; the message says which step and where the log is."""
 
 

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -58,7 +57,7 @@ class PidFile:
 
     @classmethod
     def from_json(cls, text: str) -> PidFile:
-        data: dict[str, Any] = json.loads(text)
+        data: object = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
         procs = [ProcRecord(str(p["name"]), int(p["pid"]), float(p["create_time"])) for p in data.get("processes", [])]

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from loadtest.errors import LoadtestError
+
 WANTED = (3, 12)
 INSTALL_HINT = (
     "openhands-ai 1.6.0 needs Python 3.12: install it with `pyenv install 3.12` "
@@ -19,7 +21,7 @@ INSTALL_HINT = (
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-class PythonNotFound(RuntimeError):
+class PythonNotFound(LoadtestError, RuntimeError):
     """No usable Python 3.12; the message names what to install."""
 
 

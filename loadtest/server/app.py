@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import socketio
 
 from loadtest.server.config import ServerConfig
-from loadtest.server.gates import HttpLimitGate, SocketGate
+from loadtest.server.gates import ASGIApp, HttpLimitGate, SocketGate
 from loadtest.server.hub import Hub
 from loadtest.server.limits import HandshakeLog, HttpLimiter, WindowLimiter
 from loadtest.server.metrics import Metrics
@@ -26,7 +25,6 @@ from loadtest.server.sockets import OhSocketServer, register
 from loadtest.server.wire import RawAwarePacket
 
 log = logging.getLogger("loadtest.server")
-ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 
 @dataclass
@@ -61,7 +59,7 @@ def build_server(config: ServerConfig, transports: TransportRegistry | None = No
     limiter = HttpLimiter(config.http_rate) if config.http_limit else None
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Any) -> AsyncIterator[None]:
+    async def lifespan(_app: object) -> AsyncIterator[None]:
         if config.drop_every > 0:
             hub.spawn(hub.drop_forever())
         if config.close_delay > 0:

@@ -11,7 +11,8 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from loadtest.errors import LoadtestError
 
 #: Agent steps a `--script` may name, each one or two events (see `agent.plan_turn`).
 SCRIPT_STEPS: tuple[str, ...] = ("run", "edit", "write", "read", "think", "message", "finish", "error")
@@ -21,7 +22,7 @@ DROP_MODES: tuple[str, ...] = ("clean", "abrupt")
 MAX_PAYLOAD = 4 * 1024 * 1024  # OpenHands' max_http_buffer_size (PR #9504)
 
 
-class ConfigError(ValueError):
+class ConfigError(LoadtestError, ValueError):
     """A bad setting: names the option, the value and an example of a good one."""
 
     def __init__(self, option: str, value: object, example: str, why: str = "") -> None:
@@ -79,9 +80,6 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         validate(self)
-
-    def replace(self, **changes: Any) -> ServerConfig:
-        return dataclasses.replace(self, **changes)
 
 
 def option_name(field_name: str) -> str:
@@ -196,7 +194,7 @@ def parse_script(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def load_profile(path: str | Path) -> dict[str, Any]:
+def load_profile(path: str | Path) -> dict[str, object]:
     """Read a JSON profile: an object whose keys are `ServerConfig` field names ("//" keys are comments)."""
     text = Path(path).read_text(encoding="utf-8")
     try:
@@ -206,7 +204,7 @@ def load_profile(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("--profile", str(path), "loadtest/server/profiles/chat.json", "not a JSON object")
     names = {f.name for f in dataclasses.fields(ServerConfig)}
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for key, value in data.items():
         if key.startswith("//"):
             continue

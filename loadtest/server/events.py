@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 AGENT, USER, ENVIRONMENT = "agent", "user", "environment"
 MODEL = "gpt-4o-2024-08-06"
@@ -31,6 +31,8 @@ AGENT_STATES: frozenset[str] = frozenset(
 )  # fmt: skip
 #: Environment-sourced observations that OpenHands sends live (with source rewritten to "agent").
 LIVE_ENV_OBSERVATIONS: frozenset[str] = frozenset({"run", "agent_state_changed", "recall", "error"})
+#: An event body or payload as JSON: built here, serialized once by the store (values are JSON values).
+JsonObject = dict[str, object]
 TOO_MANY_CONVERSATIONS = (
     "Too many conversations at once. If you are still using this one, "
     "try reactivating it by prompting the agent to continue"
@@ -43,7 +45,7 @@ class Draft:
 
     source: str
     message: str
-    body: dict[str, Any]
+    body: JsonObject
     cause: int | None = None  # position of the causing draft in the same plan; -1 = the user's message
 
     @property
@@ -51,11 +53,11 @@ class Draft:
         return not is_live_visible(self.source, self.body)
 
 
-def is_null(body: dict[str, Any]) -> bool:
+def is_null(body: Mapping[str, object]) -> bool:
     return body.get("observation") == "null" or body.get("action") == "null"
 
 
-def is_live_visible(source: str, body: dict[str, Any]) -> bool:
+def is_live_visible(source: str, body: Mapping[str, object]) -> bool:
     """OpenHands' `WebSession._on_event` rule: Null dropped; env-sourced only for four observation types."""
     if is_null(body):
         return False
@@ -64,7 +66,7 @@ def is_live_visible(source: str, body: dict[str, Any]) -> bool:
     return body.get("observation") in LIVE_ENV_OBSERVATIONS
 
 
-def llm_metrics(calls: int) -> dict[str, Any]:
+def llm_metrics(calls: int) -> JsonObject:
     """`llm_metrics` after `calls` LLM calls in the conversation (lists emptied, as OpenHands sends them)."""
     prompt = 6000 + 900 * calls
     return {
@@ -86,7 +88,7 @@ def llm_metrics(calls: int) -> dict[str, Any]:
     }
 
 
-def tool_call_metadata(function_name: str, arguments: dict[str, Any], call_no: int, thought: str) -> dict[str, Any]:
+def tool_call_metadata(function_name: str, arguments: Mapping[str, object], call_no: int, thought: str) -> JsonObject:
     """A litellm `ModelResponse` dump like the one OpenHands attaches to tool calls (the bulk of event sizes)."""
     call_id = f"call_{call_no:04d}{'x' * 20}"
     return {
@@ -134,6 +136,12 @@ def tool_call_metadata(function_name: str, arguments: dict[str, Any], call_no: i
     }
 
 
+def agent_state_of(body: Mapping[str, object]) -> str:
+    """The state an `agent_state_changed` observation announces ("" when it names none)."""
+    extras = body.get("extras")
+    return str(extras.get("agent_state", "")) if isinstance(extras, Mapping) else ""
+
+
 def filler_text(rng: random.Random, size: int) -> str:
     """`size` characters of `ls -l`-like output, deterministic for a given generator state."""
     lines: list[str] = []
@@ -149,7 +157,8 @@ def filler_text(rng: random.Random, size: int) -> str:
 # --- user / environment events --------------------------------------------------------------------------
 
 
-def user_message(content: str, image_urls: list[str] | None = None, file_urls: list[str] | None = None) -> Draft:
+def user_message(content: str, image_urls: object = None, file_urls: object = None) -> Draft:
+    """The user's message as stored; the URL lists are kept as the client sent them (None when absent)."""
     args = {
         "content": content,
         "file_urls": file_urls,
@@ -160,9 +169,9 @@ def user_message(content: str, image_urls: list[str] | None = None, file_urls: l
     return Draft(USER, content, {"action": "message", "args": args})
 
 
-def user_action(action: str, args: dict[str, Any]) -> Draft:
+def user_action(action: str, args: Mapping[str, object]) -> Draft:
     """Any other registered action a user sends (terminal `run`, `change_agent_state`, ...), stored as given."""
-    clean = {k: v for k, v in args.items() if k != "timestamp"}
+    clean: JsonObject = {k: v for k, v in args.items() if k != "timestamp"}
     if action == "run":
         message = f"Running command: {clean.get('command', '')}"
     elif action == "change_agent_state":
@@ -194,7 +203,7 @@ def recall_observation(cause: int) -> Draft:
         "working_dir": "/workspace",
         "microagent_knowledge": [],
     }
-    body = {"observation": "recall", "content": "Added workspace context", "extras": extras}
+    body: JsonObject = {"observation": "recall", "content": "Added workspace context", "extras": extras}
     return Draft(ENVIRONMENT, "Added workspace context", body, cause)
 
 
@@ -203,12 +212,16 @@ def null_observation(cause: int) -> Draft:
 
 
 def agent_state(state: str, reason: str = "") -> Draft:
-    body = {"observation": "agent_state_changed", "content": "", "extras": {"agent_state": state, "reason": reason}}
+    body: JsonObject = {
+        "observation": "agent_state_changed",
+        "content": "",
+        "extras": {"agent_state": state, "reason": reason},
+    }
     return Draft(ENVIRONMENT, "", body)
 
 
 def change_agent_state(state: str) -> Draft:
-    body = {"action": "change_agent_state", "args": {"agent_state": state, "thought": ""}}
+    body: JsonObject = {"action": "change_agent_state", "args": {"agent_state": state, "thought": ""}}
     return Draft(ENVIRONMENT, f"Agent state changed to {state}", body)
 
 
@@ -241,23 +254,23 @@ def system_message() -> Draft:
     return Draft(AGENT, content, {"action": "system", "args": args})
 
 
-def status_update(status_id: str, message: str, kind: str = "info") -> dict[str, Any]:
+def status_update(status_id: str, message: str, kind: str = "info") -> JsonObject:
     """An id-less status payload (never stored)."""
     return {"status_update": True, "type": kind, "id": status_id, "message": message}
 
 
-def stopped_broadcast() -> dict[str, Any]:
+def stopped_broadcast() -> JsonObject:
     """The id-less `stopped` state OpenHands broadcasts when it closes a conversation's session."""
     extras = {"agent_state": "stopped", "reason": ""}
     return {"message": "", "observation": "agent_state_changed", "content": "", "extras": extras}
 
 
-def title_update(conversation_id: str, title: str) -> dict[str, Any]:
+def title_update(conversation_id: str, title: str) -> JsonObject:
     """The id-less payload OpenHands sends when it has named a conversation after its first message."""
     return {"status_update": True, "type": "info", "message": conversation_id, "conversation_title": title}
 
 
-def error_payload(message: str) -> dict[str, Any]:
+def error_payload(message: str) -> JsonObject:
     """An id-less session error payload (never stored), e.g. the image-upload refusal."""
     return {"error": True, "message": message}
 
@@ -265,8 +278,8 @@ def error_payload(message: str) -> dict[str, Any]:
 # --- agent events ----------------------------------------------------------------------------------------
 
 
-def _agent_action(action: str, message: str, args: dict[str, Any], calls: int, tool: str, meta: bool) -> Draft:
-    body: dict[str, Any] = {"action": action}
+def _agent_action(action: str, message: str, args: Mapping[str, object], calls: int, tool: str, meta: bool) -> Draft:
+    body: JsonObject = {"action": action}
     if meta:
         body["tool_call_metadata"] = tool_call_metadata(tool, args, calls, str(args.get("thought", "")))
     body["llm_metrics"] = llm_metrics(calls)
@@ -275,9 +288,9 @@ def _agent_action(action: str, message: str, args: dict[str, Any], calls: int, t
 
 
 def _agent_observation(
-    observation: str, message: str, content: str, extras: dict[str, Any], cause: int, meta: dict[str, Any] | None
+    observation: str, message: str, content: str, extras: Mapping[str, object], cause: int, meta: object
 ) -> Draft:
-    body: dict[str, Any] = {"observation": observation}
+    body: JsonObject = {"observation": observation}
     if meta is not None:
         body["tool_call_metadata"] = meta
     body["content"] = content

@@ -13,15 +13,15 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from urllib.parse import parse_qs
 
 from loadtest.server.limits import HandshakeAttempt, HandshakeLog, HttpLimiter, WindowLimiter, retry_after_header
 from loadtest.server.metrics import Metrics
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+#: ASGI's connection scope and event messages: string keys, values of the types the ASGI spec gives each key.
+Scope = MutableMapping[str, object]
+Message = MutableMapping[str, object]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -33,16 +33,27 @@ EXEMPT_PREFIXES = ("/metrics", "/debug/", "/assets")
 
 def _client(scope: Scope) -> tuple[str, int]:
     client = scope.get("client")
-    if client:
+    if isinstance(client, list | tuple) and client:
         return str(client[0]), int(client[1])
     return "unknown", 0
+
+
+def _header(scope: Scope, name: bytes, default: bytes) -> bytes:
+    """The last value of a (lower-case) request header, as ``dict(scope["headers"])`` would give it."""
+    found = default
+    headers = scope.get("headers") or []
+    for pair in headers if isinstance(headers, list | tuple) else []:
+        if pair[0] == name:
+            found = pair[1]
+    return found
 
 
 async def send_429(scope: Scope, receive: Receive, send: Send, retry_after: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"retry-after", retry_after.encode())]
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
-        if "websocket.http.response" in (scope.get("extensions") or {}):
+        extensions = scope.get("extensions")
+        if isinstance(extensions, Mapping) and "websocket.http.response" in extensions:
             await send({"type": "websocket.http.response.start", "status": 429, "headers": headers})
             await send({"type": "websocket.http.response.body", "body": TOO_MANY})
         else:  # pragma: no cover - servers without the denial-response extension answer 403
@@ -73,16 +84,17 @@ class SocketGate:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(self.path):
+        if scope["type"] not in ("http", "websocket") or not str(scope["path"]).startswith(self.path):
             await self.app(scope, receive, send)
             return
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        query_string = scope.get("query_string", b"")
+        query = parse_qs(query_string.decode("latin-1") if isinstance(query_string, bytes) else "")
         if "sid" not in query and not await self._admit(scope, receive, send, query):
             return
         if scope["type"] == "websocket":
             receive = self._watch(receive)
         elif scope.get("method") == "POST":
-            length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+            length = _header(scope, b"content-length", b"0")
             if length.isdigit() and int(length) > self.max_payload:
                 self._oversize(int(length))
         await self.app(scope, receive, send)
@@ -114,7 +126,7 @@ class SocketGate:
             message = await receive()
             if message["type"] == "websocket.receive":
                 data = message.get("text") or message.get("bytes") or ""
-                if len(data) > limit:
+                if isinstance(data, str | bytes) and len(data) > limit:
                     self._oversize(len(data))
             return message
 
@@ -131,7 +143,7 @@ class HttpLimitGate:
         self.sleep_s = sleep_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+        if scope["type"] != "http" or str(scope["path"]).startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
         self.metrics.http_requests_total += 1

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 import time
-from typing import Any
+from collections.abc import Coroutine, Mapping
 
 import socketio
 from engineio import packet as eio_packet
@@ -41,7 +41,7 @@ class Hub:
         self.started = time.monotonic()
         self.last_activity = time.monotonic()
         self._fault_rng = random.Random(f"faults:{cfg.seed}")
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[object]] = set()
 
     # --- storing and emitting ---------------------------------------------------------------------------
 
@@ -50,17 +50,17 @@ class Hub:
         self.metrics.events_stored_total += 1
         conv.last_updated = time.monotonic()
         if stored.is_state:
-            conv.agent_state = stored.payload["extras"]["agent_state"]
+            conv.agent_state = ev.agent_state_of(stored.payload)
         if stored.live_json is not None and conv.sids:
             await self._fan_out(conv, RawJSON(stored.live_json))
         return stored
 
-    async def emit_payload(self, conv: Conversation, payload: dict[str, Any]) -> None:
+    async def emit_payload(self, conv: Conversation, payload: ev.JsonObject) -> None:
         """An id-less payload (status update, session error) to the room; never stored."""
         if conv.sids:
             await self._fan_out(conv, payload)
 
-    async def _fan_out(self, conv: Conversation, data: RawJSON | dict[str, Any]) -> None:
+    async def _fan_out(self, conv: Conversation, data: RawJSON | ev.JsonObject) -> None:
         """`sio.emit("oh_event", data, room=conv.room)`, leaner: the packet is encoded once (by python-socketio's
         packet class) and queued on each member's Engine.IO socket directly, without a task per recipient."""
         encoded = self.sio.packet_class(sio_packet.EVENT, namespace="/", data=["oh_event", data]).encode()
@@ -143,14 +143,14 @@ class Hub:
         if loop is not None:
             loop.submit(content, stored.id, asyncio.get_running_loop().time())
 
-    async def user_message(self, conv: Conversation, args: dict[str, Any]) -> None:
+    async def user_message(self, conv: Conversation, args: Mapping[str, object]) -> None:
         if self.cfg.echo_delay_ms > 0:
             await asyncio.sleep(self.cfg.echo_delay_ms / 1000.0)
         content = str(args.get("content", ""))
         draft = ev.user_message(content, args.get("image_urls"), args.get("file_urls"))
         await self.echo_and_submit(conv, draft, content)
 
-    async def user_action(self, conv: Conversation, action: str, args: dict[str, Any]) -> None:
+    async def user_action(self, conv: Conversation, action: str, args: Mapping[str, object]) -> None:
         """Any non-message action: stored (and echoed); `run` gets its output, state changes are applied."""
         stored = await self.store_and_emit(conv, ev.user_action(action, args))
         if action == "run":
@@ -226,7 +226,7 @@ class Hub:
             except Exception:
                 log.exception("idle cleanup failed")
 
-    def spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[object, object, object]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

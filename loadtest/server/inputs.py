@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from loadtest.server import events as ev
 
 
@@ -19,7 +17,7 @@ def providers_error(values: list[str]) -> str | None:
     return None
 
 
-def check_action(data: Any) -> str | None:
+def check_action(data: object) -> str | None:
     """Why OpenHands' `event_from_dict` + `add_event` would reject this payload (a bad-input kind), or None."""
     if not isinstance(data, dict):
         return "not_an_object"

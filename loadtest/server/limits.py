@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 Verdict = Literal["ok", "delay", "reject"]
 
@@ -92,7 +92,7 @@ class HandshakeLog:
     def add(self, attempt: HandshakeAttempt) -> None:
         self.attempts.append(attempt)
 
-    def as_json(self, now: float) -> dict[str, Any]:
+    def as_json(self, now: float) -> dict[str, object]:
         """{"now", "attempts": [...], "clients": {ip: [t, ...]}} with monotonic seconds."""
         rows = [
             {

@@ -8,6 +8,7 @@ import os
 import resource
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,6 +22,8 @@ from loadtest.server.limits import HandshakeLog
 from loadtest.server.metrics import render
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: Starlette's lifespan: given the app, a context that is entered at start-up and left at shutdown.
+Lifespan = Callable[[object], AbstractAsyncContextManager[None]]
 INIT_FIELDS = frozenset(
     {
         "repository", "git_provider", "selected_branch", "initial_user_msg", "image_urls", "replay_json",
@@ -47,7 +50,7 @@ def _int_param(request: Request, name: str, default: int | None) -> int | None:
     return int(raw)
 
 
-def build_rest(hub: Hub, handshakes: HandshakeLog, lifespan: Any = None) -> Starlette:
+def build_rest(hub: Hub, handshakes: HandshakeLog, lifespan: Lifespan | None = None) -> Starlette:
     cfg, metrics = hub.cfg, hub.metrics
 
     def guarded(handler: Handler) -> Handler:

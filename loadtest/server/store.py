@@ -13,19 +13,18 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from loadtest.server import events as ev
 
 
-def dumps(value: Any) -> str:
+def dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     id: int
-    payload: dict[str, Any]
+    payload: ev.JsonObject
     stored_json: str
     live_json: str | None
     is_state: bool
@@ -34,7 +33,7 @@ class StoredEvent:
 
 def materialize(event_id: int, timestamp: str, draft: ev.Draft, cause_id: int | None) -> StoredEvent:
     """Give a draft its id and timestamp, in OpenHands' key order, and serialize it (once)."""
-    payload: dict[str, Any] = {"id": event_id, "timestamp": timestamp, "source": draft.source, "message": draft.message}
+    payload: ev.JsonObject = {"id": event_id, "timestamp": timestamp, "source": draft.source, "message": draft.message}
     if cause_id is not None:
         payload["cause"] = cause_id
     payload.update(draft.body)
@@ -128,7 +127,7 @@ class Conversation:
     def room(self) -> str:
         return f"room:{self.conversation_id}"
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> ev.JsonObject:
         """`ConversationInfo` as OpenHands' REST API returns it."""
         return {
             "conversation_id": self.conversation_id,

@@ -7,7 +7,6 @@ into the EVENT packet instead of running `json.dumps` on the payload again. Ever
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from socketio import packet
 
@@ -28,12 +27,13 @@ class RawAwarePacket(packet.Packet):  # type: ignore[misc,unused-ignore]
     """python-socketio's Packet, with a fast path for `[event_name, RawJSON]` EVENT data."""
 
     @classmethod
-    def data_is_binary(cls, data: Any) -> bool:
+    def data_is_binary(cls, data: object) -> bool:
         if isinstance(data, list) and len(data) == 2 and isinstance(data[1], RawJSON):
             return False
         return bool(super().data_is_binary(data))
 
-    def encode(self) -> Any:
+    def encode(self) -> str | list[str | bytes]:
+        """The packet's text; a binary packet (python-socketio's path) is its text then its attachments."""
         data = self.data
         if (
             self.packet_type == packet.EVENT
@@ -47,4 +47,5 @@ class RawAwarePacket(packet.Packet):  # type: ignore[misc,unused-ignore]
             if self.id is not None:
                 head += str(self.id)
             return f"{head}[{json.dumps(data[0])},{data[1].text}]"
-        return super().encode()
+        encoded: str | list[str | bytes] = super().encode()
+        return encoded

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_server_drops_with_the_http_limiter_on_count_no_gaps(tmp_path: Path) -> None:
-    # the reproducer of docs/requests-harness.md item 3, without --no-http-limit
+    # the reproducer of notes/requests-harness.md item 3, without --no-http-limit
     opts = ("--event-delay-ms", "20", "--script", "message", "--max-conversations", "0")
     with ReferenceServer(*opts, "--drop-every", "1.5", "--drop-share", "1", "--drop-mode", "abrupt") as server:
         r = run_locust(server.url, tmp_path / "s", "--think-time", "100ms", "ChatUser", users=3, run_time="6s")

@@ -44,7 +44,7 @@ def test_connect_timeout_fires_at_its_configured_time(tmp_path: Path) -> None:
         folder = tmp_path / "c"
         r = run_locust(
             host, folder, "--connect-timeout", "2s", "--conversation-ids", str(ids), "--csv", str(folder / "locust"),
-            "--wait-ready", "off",  # the REST readiness poll has its own (30 s) timeout: see docs/requests-faults.md
+            "--wait-ready", "off",  # the REST readiness poll has its own (30 s) timeout: see notes/requests-faults.md
             "--exit-code-on-error", "0", "ChatUser", users=2, run_time="7s",
         )  # fmt: skip
     assert r.rc == 0, r.output[-3000:]

@@ -49,7 +49,7 @@ def test_scheduled_client_drops_reconnect_once_each_without_gaps(tmp_path: Path)
 
 def test_server_drops_are_reconnected_once_each(tmp_path: Path) -> None:
     # --no-http-limit: under OpenHands' REST limiter some hole audits are refused, and the conversation
-    # layer counts holes it could not audit as gaps (see docs/requests-harness.md)
+    # layer counts holes it could not audit as gaps (see notes/requests-harness.md)
     opts = ("--event-delay-ms", "20", "--script", "message", "--max-conversations", "0", "--no-http-limit")
     with ReferenceServer(*opts, "--drop-every", "1.5", "--drop-share", "1", "--drop-mode", "abrupt") as server:
         r = run_locust(server.url, tmp_path / "s", "--think-time", "100ms", "ChatUser", users=3, run_time="6s")

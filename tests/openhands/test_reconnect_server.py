@@ -33,7 +33,7 @@ def test_reconnect_after_server_drop(mode: str, reasons: set[str]) -> None:
         assert wait_until(lambda: not conv.connected, timeout=10)
         faults = srv.metrics()
         if mode == "abrupt" and not faults['loadtest_faults_total{kind="drop_abrupt"}']:
-            pytest.xfail("the server fell back to a clean drop (docs/requests-openhands.md, request 2)")
+            pytest.xfail("the server fell back to a clean drop (notes/requests-openhands.md, request 2)")
         assert rec.disconnects and rec.disconnects[0] in reasons
         assert conv.last_disconnect_reason in reasons
         assert (rec.signals["server_disconnect"] == 1) == (mode == "clean")

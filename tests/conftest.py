@@ -20,11 +20,19 @@ from tests.support.procs import NODE_DIR, ReferenceServer  # noqa: E402
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
+NODE_INSTALL = "apt-get install -y nodejs npm"
+
+
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
-    """Install the Node peers (socket.io 4.x server and client) from the npm registry, once per session."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("Node.js and npm are required for the interop tests (apt-get install nodejs npm)")
+    """Install the Node peers (socket.io 4.x server and client) from the npm registry, once per session.
+
+    Without the `node` or `npm` program the Node interop tests are skipped, naming the command that installs
+    them; with both, the peers are installed here (`npm ci`), and a failed install fails the tests.
+    """
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the Node interop tests need {' and '.join(missing)}: {NODE_INSTALL}")
     target = NODE_DIR / "node_modules"
     if not (target / "socket.io" / "package.json").exists() or not (target / "socket.io-client").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300)

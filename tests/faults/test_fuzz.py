@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from loadtest.openhands.events import EventKind, classify
 from tests.support.procs import ROOT
 
+pytestmark = pytest.mark.slow  # 30,000 mutations and 3,000 hypothesis examples: 25 s on a busy 2-core machine
+
 
 def _fuzz() -> ModuleType:
     spec = importlib.util.spec_from_file_location("loadtest_bench_fuzz", ROOT / "benchmarks" / "fuzz.py")

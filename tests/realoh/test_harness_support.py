@@ -90,6 +90,7 @@ def _burst(url: str, sources: tuple[str | None, ...], n: int) -> list[RestResult
     return [job.value for job in jobs]
 
 
+@pytest.mark.slow
 def test_sockets_and_rest_leave_from_the_source_addresses() -> None:
     with ReferenceServer("--event-delay-ms", "5", "--script", "message", "--max-conversations", "100") as server:
         convs = []
@@ -222,6 +223,7 @@ def test_dedupe_by_id_ignoring_source_on_the_sequence_openhands_sends() -> None:
 # -- end to end: Locust with --source-ips and the ready metric ------------------------------------
 
 
+@pytest.mark.slow
 def test_locust_run_spreads_users_over_source_ips_and_times_ready(tmp_path: Path) -> None:
     with ReferenceServer(
         "--event-delay-ms", "5", "--script", "message", "--startup-delay-ms", "300", "--max-conversations", "100"

@@ -61,6 +61,7 @@ def test_committed_fixtures_are_what_the_generator_writes(tmp_path: Path) -> Non
             assert (tmp_path / name / file.name).read_bytes() == file.read_bytes(), f"{name}/{file.name} is stale"
 
 
+@pytest.mark.slow
 def test_summary_json_has_exactly_the_design_shape(built: dict[str, tuple[Path, ReportResult]]) -> None:
     for _folder, result in built.values():
         s = json.loads(result.summary_json.read_text(encoding="utf-8"))
@@ -85,6 +86,7 @@ def test_summary_json_has_exactly_the_design_shape(built: dict[str, tuple[Path, 
         assert s["verdict"] in ("pass", "fail")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_RUNS)
 def test_summary_numbers_match_the_timeline(name: str, built: dict[str, tuple[Path, ReportResult]]) -> None:
     folder, result = built[name]
@@ -116,6 +118,7 @@ def test_summary_numbers_match_the_timeline(name: str, built: dict[str, tuple[Pa
     assert s["run"]["timeline_seconds"] == len(lines)
 
 
+@pytest.mark.slow
 def test_percentiles_agree_with_the_raw_samples_within_one_percent(
     built: dict[str, tuple[Path, ReportResult]], tmp_path: Path
 ) -> None:
@@ -129,6 +132,7 @@ def test_percentiles_agree_with_the_raw_samples_within_one_percent(
     assert s["counters"]["throttled"] == truth.throttled
 
 
+@pytest.mark.slow
 def test_headline_answers_for_the_throttled_run(built: dict[str, tuple[Path, ReportResult]]) -> None:
     s = built["steps-throttle"][1].summary
     assert s["verdict"] == "fail"  # throttled.ratio<1% breached, exit code 3
@@ -144,6 +148,7 @@ def test_headline_answers_for_the_throttled_run(built: dict[str, tuple[Path, Rep
     assert base["capacity"]["knee_conversations"] == 20 and base["capacity"]["max_conversations_within_slo"] == 40
 
 
+@pytest.mark.slow
 def test_crashed_run_still_gets_a_report(built: dict[str, tuple[Path, ReportResult]]) -> None:
     _folder, result = built["steps-crash"]
     s = result.summary
@@ -157,6 +162,7 @@ def test_crashed_run_still_gets_a_report(built: dict[str, tuple[Path, ReportResu
     assert "dropped" in result.summary_md.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_every_plot_is_a_valid_png(built: dict[str, tuple[Path, ReportResult]]) -> None:
     import matplotlib.image
 
@@ -169,6 +175,7 @@ def test_every_plot_is_a_valid_png(built: dict[str, tuple[Path, ReportResult]]) 
             assert img.shape[0] >= 300 and img.shape[1] >= 800
 
 
+@pytest.mark.slow
 def test_report_html_is_self_contained(built: dict[str, tuple[Path, ReportResult]]) -> None:
     for _folder, result in built.values():
         text = result.report_html.read_text(encoding="utf-8")
@@ -184,6 +191,7 @@ def test_report_html_is_self_contained(built: dict[str, tuple[Path, ReportResult
             assert text.index(heading) < text.index('id="plots"')
 
 
+@pytest.mark.slow
 def test_no_secret_reaches_any_report_file(built: dict[str, tuple[Path, ReportResult]]) -> None:
     for folder, result in built.values():
         for path in (result.report_html, result.summary_md, result.summary_json):
@@ -192,6 +200,7 @@ def test_no_secret_reaches_any_report_file(built: dict[str, tuple[Path, ReportRe
                 assert secret not in text, (folder.name, path.name)
 
 
+@pytest.mark.slow
 def test_summary_md_is_a_ci_summary(built: dict[str, tuple[Path, ReportResult]]) -> None:
     md = built["steps-throttle"][1].summary_md.read_text(encoding="utf-8")
     assert md.startswith("## loadtest: steps-throttle — ❌ FAIL")
@@ -199,6 +208,7 @@ def test_summary_md_is_a_ci_summary(built: dict[str, tuple[Path, ReportResult]])
     assert "rate_limited_state from 20 users" in md
 
 
+@pytest.mark.slow
 def test_loadtest_report_subprocess_prints_the_paths_last(tmp_path: Path) -> None:
     folder = copy_run("steps-crash", tmp_path)
     proc = subprocess.run(
@@ -210,6 +220,7 @@ def test_loadtest_report_subprocess_prints_the_paths_last(tmp_path: Path) -> Non
     assert (folder / "summary.json").is_file() and (folder / "plots" / "capacity.png").is_file()
 
 
+@pytest.mark.slow
 def test_loadtest_report_exit_codes_for_bad_folders(tmp_path: Path) -> None:
     def run(arg: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -230,6 +241,7 @@ def test_the_report_package_imports_no_locust() -> None:
     assert proc.stdout.strip() == "False", proc.stderr
 
 
+@pytest.mark.slow
 def test_a_plot_that_fails_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from loadtest.report import figures
 
@@ -243,6 +255,7 @@ def test_a_plot_that_fails_costs_only_itself(tmp_path: Path, monkeypatch: pytest
     assert "plot health could not be drawn" in result.report_html.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_search_shape_answers_in_run_json_take_precedence(tmp_path: Path) -> None:
     folder = copy_run("steps-baseline", tmp_path)
     run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
@@ -264,6 +277,7 @@ def test_search_shape_answers_in_run_json_take_precedence(tmp_path: Path) -> Non
     assert build_report(folder).summary["throttle_onset"] is None
 
 
+@pytest.mark.slow
 def test_the_real_run_reads_as_recorded(built: dict[str, tuple[Path, ReportResult]]) -> None:
     s = built["real-reconnect-15s"][1].summary
     assert s["run"]["complete"] is True and s["run"]["profile"] == ["ReconnectUser"]

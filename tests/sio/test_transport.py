@@ -144,6 +144,7 @@ def test_close_frame_and_engineio_close() -> None:
     assert replies == [0x8]
 
 
+@pytest.mark.slow
 def test_connect_timeouts_name_the_stage() -> None:
     stages = {}
     for name, server in (

@@ -2,8 +2,9 @@
 
 Chromium comes from Debian's ``chromium`` package (``apt-get install -y chromium``, which needs root);
 Playwright from PyPI (the ``[test]`` extra; installed here with pip when it is missing). Playwright is
-never asked to download a browser of its own. A test is skipped, with the reason, only when one of them
-truly cannot be installed.
+never asked to download a browser of its own. A test is skipped, naming the command that installs Chromium,
+only when it cannot be installed here (no apt-get, or not root); an install that is tried and fails fails the
+test, so CI never skips the browser tests silently.
 """
 
 from __future__ import annotations
@@ -25,12 +26,20 @@ def _tail(proc: subprocess.CompletedProcess[str]) -> str:
     return (proc.stdout + proc.stderr).strip()[-300:]
 
 
-def _apt_install_chromium() -> str | None:
-    """Install Debian's chromium; returns why it could not be, or None."""
+CHROMIUM_INSTALL = "sudo apt-get install -y chromium"
+
+
+def _cannot_install_chromium() -> str | None:
+    """Why Chromium cannot be installed here (the skip reason, with the command), or None when it can."""
     if shutil.which("apt-get") is None:
-        return "Chromium is missing and there is no apt-get to install Debian's chromium package"
+        return f"Chromium is missing and there is no apt-get here; on Debian or Ubuntu: {CHROMIUM_INSTALL}"
     if os.geteuid() != 0:
-        return "Chromium is missing and the tests do not run as root: apt-get install -y chromium"
+        return f"Chromium is missing and the tests do not run as root: {CHROMIUM_INSTALL}"
+    return None
+
+
+def _apt_install_chromium() -> str | None:
+    """Install Debian's chromium (as root, apt-get present); returns why it failed, or None."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
     try:
@@ -63,10 +72,13 @@ def _pip_install_playwright() -> str | None:
 def chromium() -> Path:
     """Debian's Chromium plus Playwright for Python, ready for ``tests/webui/browser.py``."""
     if not CHROMIUM.exists():
-        reason = _apt_install_chromium()
-        if reason:
-            pytest.skip(reason)
-    reason = _pip_install_playwright()
-    if reason:
-        pytest.skip(reason)
+        cannot = _cannot_install_chromium()
+        if cannot:
+            pytest.skip(cannot)
+        failed = _apt_install_chromium()
+        if failed:
+            pytest.fail(failed)
+    failed = _pip_install_playwright()
+    if failed:
+        pytest.fail(failed)
     return CHROMIUM

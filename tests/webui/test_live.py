@@ -110,6 +110,7 @@ def _as_folder(rt: FakeRuntime, folder: Path) -> None:
     shutil.copyfile(rt.runlog.folder / "timeline.jsonl", folder / "timeline.jsonl")
 
 
+@pytest.mark.slow
 def test_live_summary_is_the_reports_summary(tmp_path: Path, live_for: Any) -> None:
     rt = FakeRuntime(tmp_path / "live")
     live = live_for(rt)
@@ -135,6 +136,7 @@ def test_no_run_no_summary(tmp_path: Path, live_for: Any) -> None:
     assert live.summary() is None and live.plots() is None and live.report_html() is None
 
 
+@pytest.mark.slow
 def test_plots_are_drawn_in_another_process_and_cached(tmp_path: Path, live_for: Any) -> None:
     rt = FakeRuntime(tmp_path)
     for t in range(8):

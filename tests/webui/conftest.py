@@ -20,13 +20,11 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 APT_TIMEOUT = 900
+CHROMIUM_INSTALL = "sudo apt-get install -y chromium"
 
 
 def _tail(proc: subprocess.CompletedProcess[str]) -> str:
     return (proc.stdout + proc.stderr).strip()[-300:]
-
-
-CHROMIUM_INSTALL = "sudo apt-get install -y chromium"
 
 
 def _cannot_install_chromium() -> str | None:

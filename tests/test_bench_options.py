@@ -79,7 +79,10 @@ def _locust_settings(argv: list[str], env: dict[str, str], monkeypatch: pytest.M
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     parser = get_parser()
-    add_options(parser)
+    # once loadtest.harness.users has been imported (by any earlier test), the harness's own
+    # init_command_line_parser listener has already added our options to Locust's parser
+    if "--session-api-key" not in parser._option_string_actions:
+        add_options(parser)
     opts = parser.parse_args(argv[argv.index("locust") + 1 :])
     return Settings.from_options(opts, opts.host)
 

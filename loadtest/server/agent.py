@@ -37,16 +37,22 @@ def wants_finish(content: str, keyword: str) -> bool:
     return bool(keyword) and keyword.lower() in content.lower()
 
 
-def plan_turn(cfg: ServerConfig, content: str, first_turn: bool, llm_calls: int, rng: random.Random) -> TurnPlan:
-    """The events a user message starts, in order, after its echo. `Draft.cause` indexes this list (-1 = echo)."""
-    drafts: list[ev.Draft] = [ev.recall_action(content, first_turn), ev.agent_state("running")]
-    drafts.append(ev.recall_observation(0) if first_turn else ev.null_observation(0))
-    steps = list(cfg.script)
-    if wants_finish(content, cfg.finish_keyword):
+def turn_steps(script: tuple[str, ...], content: str, keyword: str) -> list[str]:
+    """The script's steps for one message: a message naming `keyword` ends with `finish` (V0 and V1 share this)."""
+    steps = list(script)
+    if wants_finish(content, keyword):
         if steps[-1] == "message":
             steps[-1] = "finish"
         elif "finish" not in steps:
             steps.append("finish")
+    return steps
+
+
+def plan_turn(cfg: ServerConfig, content: str, first_turn: bool, llm_calls: int, rng: random.Random) -> TurnPlan:
+    """The events a user message starts, in order, after its echo. `Draft.cause` indexes this list (-1 = echo)."""
+    drafts: list[ev.Draft] = [ev.recall_action(content, first_turn), ev.agent_state("running")]
+    drafts.append(ev.recall_observation(0) if first_turn else ev.null_observation(0))
+    steps = turn_steps(cfg.script, content, cfg.finish_keyword)
     end_state, reason = "awaiting_user_input", ""
     calls = llm_calls
     meta = cfg.tool_metadata

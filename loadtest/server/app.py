@@ -22,6 +22,8 @@ from loadtest.server.metrics import Metrics
 from loadtest.server.netio import TransportRegistry
 from loadtest.server.rest import build_rest
 from loadtest.server.sockets import OhSocketServer, register
+from loadtest.server.v1.app import with_v1
+from loadtest.server.v1.hub import V1Hub
 from loadtest.server.wire import RawAwarePacket
 
 log = logging.getLogger("loadtest.server")
@@ -37,6 +39,7 @@ class ServerParts:
     sio: OhSocketServer
     transports: TransportRegistry
     handshakes: HandshakeLog
+    v1: V1Hub | None = None  # with --api v1|both
 
 
 def build_server(config: ServerConfig, transports: TransportRegistry | None = None) -> ServerParts:
@@ -80,7 +83,10 @@ def build_server(config: ServerConfig, transports: TransportRegistry | None = No
         config.max_payload,
         retry_after=config.handshake_retry_after,
     )
-    return ServerParts(gate, hub, metrics, sio, transports, handshakes)
+    if config.api == "v0":
+        return ServerParts(gate, hub, metrics, sio, transports, handshakes)
+    app, v1 = with_v1(config, gate, metrics, transports, gate.limiter, handshakes)
+    return ServerParts(app, hub, metrics, sio, transports, handshakes, v1)
 
 
 def build_app(config: ServerConfig) -> ASGIApp:

@@ -29,6 +29,7 @@ EPILOG = """examples:
   loadtest serve --port 0 --handshake-rate 5 --action-rate 2 --action-limit-mode error
   loadtest serve --port 3000 --drop-every 10 --drop-share 0.1 --drop-mode abrupt --replay-skip-every 5
   loadtest serve --profile loadtest/server/profiles/realistic.json
+  loadtest serve --api v1 --port 18400 --session-api-key s3cret --event-delay-ms 20
 
 routes:
   /socket.io/                     Engine.IO v4 (websocket, polling): oh_user_action / oh_action in, oh_event out
@@ -37,6 +38,11 @@ routes:
   /metrics                        Prometheus text (never rate limited)
   /debug/handshakes               handshake attempts with monotonic times, per client IP
   /debug/conversations            per-conversation events, state, sockets, turns
+  with --api v1 (or both: V1 conversation ids are UUIDs with dashes, V0's are 32 hex digits):
+  /api/conversations[/{id}[/events|/run|/events/search|/events/count]]   OpenHands V1 agent-server REST
+  /sockets/events/{id}            V1 events socket (resend_mode=all|since, after_timestamp)
+  /sockets/session/{id}           V1 session socket (after_seq)
+  /health /alive /ready /server_info   no key needed
 """
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -122,6 +128,27 @@ def add_arguments(root: argparse.ArgumentParser) -> None:
     opt("delay_ms", float, "500", "extra delay of a delayed event", "MS")
     opt("replay_skip_every", int, "5", "omit every N-th non-state event from each replay (0 = off)", "N")
     opt("replay_repeat_every", int, "7", "send every N-th non-state replay event twice (0 = off)", "N")
+    parser = root.add_argument_group("OpenHands V1 (agent server: /api/…, /sockets/events, /sockets/session)")
+    add_v1_arguments(parser, opt)
+
+
+def add_v1_arguments(group: argparse._ArgumentGroup, opt: Callable[..., None]) -> None:
+    """The OpenHands V1 options (`--api v1|both`; the others act on V1 only); `opt` adds to `group`."""
+    group.add_argument(
+        "--api",
+        dest="api",
+        choices=("v0", "v1", "both"),
+        default=None,
+        help="protocol(s) served: v0 (Socket.IO), v1 (agent server), both on one port (default: v0)",
+    )
+    opt("max_runs", int, "10", "V1 conversations running at once; more get ServerErrorEvent / 429 (0 = no cap)", "N")
+    opt("socket_cap", int, "48", "V1 sockets per conversation; the next is closed 1013 (0 = no cap)", "N")
+    opt("auth_timeout", float, "10", "V1 socket without a key: close 4001 after S seconds without an auth frame", "S")
+    opt("stream_tokens", int, "6", "V1 streamed deltas per LLM reply (conversations created with llm.stream)", "N")
+    opt("stream_rate", float, "400", "V1 streamed deltas per second", "N")
+    opt("snapshot_drop_every", int, "5", "fault: omit the initial snapshot of every N-th V1 socket (0 = off)", "N")
+    opt("replay_interleave_ms", float, "30", "fault: V1 events socket waits MS between subscribing and reading its "
+        "replay, so live frames come first and again in the replay (0 = off)", "MS")  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:

@@ -19,6 +19,7 @@ SCRIPT_STEPS: tuple[str, ...] = ("run", "edit", "write", "read", "think", "messa
 DEFAULT_SCRIPT: tuple[str, ...] = ("run", "edit", "write", "message")
 ACTION_LIMIT_MODES: tuple[str, ...] = ("state", "error")
 DROP_MODES: tuple[str, ...] = ("clean", "abrupt")
+APIS: tuple[str, ...] = ("v0", "v1", "both")
 MAX_PAYLOAD = 4 * 1024 * 1024  # OpenHands' max_http_buffer_size (PR #9504)
 
 
@@ -77,6 +78,15 @@ class ServerConfig:
     replay_skip_every: int = 0
     replay_repeat_every: int = 0
     handshake_log_size: int = 10000
+    # OpenHands V1 (agent server): `api` picks the protocol(s); the rest apply to V1 only
+    api: str = "v0"
+    max_runs: int = 10
+    socket_cap: int = 48
+    auth_timeout: float = 10.0
+    stream_tokens: int = 6
+    stream_rate: float = 400.0
+    snapshot_drop_every: int = 0
+    replay_interleave_ms: float = 0.0
 
     def __post_init__(self) -> None:
         validate(self)
@@ -179,6 +189,7 @@ def validate(cfg: ServerConfig) -> None:
         "0.1" if cfg.drop_every > 0 else "10",
         "--drop-every and --drop-share go together",
     )
+    _validate_v1(cfg)
     script = cfg.script
     _check(
         isinstance(script, tuple) and len(script) >= 1 and all(s in SCRIPT_STEPS for s in script),
@@ -187,6 +198,19 @@ def validate(cfg: ServerConfig) -> None:
         ",".join(DEFAULT_SCRIPT),
         "steps from " + ",".join(SCRIPT_STEPS),
     )
+
+
+def _validate_v1(cfg: ServerConfig) -> None:
+    _check(cfg.api in APIS, "api", cfg.api, "v1", "|".join(APIS))
+    for name, example in (("max_runs", "10"), ("socket_cap", "48"), ("stream_tokens", "6"),
+                          ("snapshot_drop_every", "5")):  # fmt: skip
+        value = getattr(cfg, name)
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        _check(ok, name, value, example, "an integer >= 0 (0 = off)")
+    _check(_finite(cfg.auth_timeout) and cfg.auth_timeout > 0, "auth_timeout", cfg.auth_timeout, "10", "seconds > 0")
+    _check(_finite(cfg.stream_rate) and cfg.stream_rate > 0, "stream_rate", cfg.stream_rate, "400", "tokens/s > 0")
+    ok = _finite(cfg.replay_interleave_ms) and cfg.replay_interleave_ms >= 0
+    _check(ok, "replay_interleave_ms", cfg.replay_interleave_ms, "30", "a number >= 0")
 
 
 def parse_script(text: str) -> tuple[str, ...]:

@@ -6,21 +6,29 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
-
-from loadtest.server.store import StoredEvent
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
 
+class Replayed(Protocol):
+    """A stored event as replay faults see it (V0's `store.StoredEvent`, V1's `v1.store.StoredEvent`)."""
+
+    @property
+    def is_state(self) -> bool: ...
+
+
+E = TypeVar("E", bound=Replayed)
+
+
 @dataclass(frozen=True, slots=True)
-class ReplayPlan:
-    events: list[StoredEvent]
+class ReplayPlan(Generic[E]):
+    events: list[E]
     skipped: int
     repeated: int
 
 
-def faulty_replay(replay: list[StoredEvent], skip_every: int, repeat_every: int) -> ReplayPlan:
+def faulty_replay(replay: list[E], skip_every: int, repeat_every: int) -> ReplayPlan[E]:
     """Skip every `skip_every`-th and send twice every `repeat_every`-th non-state event of a replay.
 
     State events are never touched, so a client can tell the fault (a missing or repeated id) from OpenHands'
@@ -29,7 +37,7 @@ def faulty_replay(replay: list[StoredEvent], skip_every: int, repeat_every: int)
     """
     if skip_every <= 0 and repeat_every <= 0:
         return ReplayPlan(replay, 0, 0)
-    out: list[StoredEvent] = []
+    out: list[E] = []
     skipped = repeated = 0
     n = 0
     for stored in replay:

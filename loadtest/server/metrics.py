@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 THROTTLE_KINDS: tuple[str, ...] = ("http_429", "http_delayed", "handshake_429", "action_rate", "too_many_conversations")
 FAULT_KINDS: tuple[str, ...] = ("drop_clean", "drop_abrupt", "stall", "replay_skip", "replay_repeat", "delay")
+#: V1-only fault kinds, listed (at 0) in /metrics when the server speaks V1.
+V1_FAULT_KINDS: tuple[str, ...] = ("snapshot_drop", "replay_interleave")
 
 
 @dataclass
@@ -25,6 +28,8 @@ class Metrics:
     faults: Counter[str] = field(default_factory=Counter)
     bad_input: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
+    v1: Counter[str] = field(default_factory=Counter)  # V1 socket-only traffic (stream deltas, server errors)
+    gauges: dict[str, Callable[[], float]] = field(default_factory=dict)  # extra gauges read at render time
 
 
 def _line(out: list[str], name: str, kind: str, help_text: str) -> None:
@@ -39,6 +44,7 @@ def _escape(value: str) -> str:
 def render(m: Metrics, gauges: dict[str, float]) -> str:
     """Prometheus text exposition format 0.0.4. `gauges`: name (without prefix) -> value."""
     out: list[str] = []
+    gauges = {**gauges, **{name: read() for name, read in m.gauges.items()}}
     for name, value in sorted(gauges.items()):
         _line(out, f"loadtest_{name}", "gauge", name.replace("_", " "))
         out.append(f"loadtest_{name} {value:g}")
@@ -62,6 +68,7 @@ def render(m: Metrics, gauges: dict[str, float]) -> str:
         ("faults_total", m.faults, FAULT_KINDS, "faults injected, by kind"),
         ("bad_input_total", m.bad_input, (), "bad client input, by kind"),
         ("refusals_total", m.refusals, (), "namespace CONNECT refusals, by kind"),
+        ("v1_total", m.v1, (), "V1 socket-only frames sent, by kind"),
     )
     for name, counter, always, help_text in labelled:
         _line(out, f"loadtest_{name}", "counter", help_text)

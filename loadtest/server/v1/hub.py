@@ -186,7 +186,7 @@ class V1Hub:
         if not conv.pending:  # nothing stored to run: the agent answers the last message again
             conv.pending.append(Pending("", conv.last_user_message_id or "", asyncio.get_running_loop().time()))
         self.running.add(conv.id)
-        self.tasks[conv.id] = asyncio.create_task(self._run(conv))
+        self.tasks[conv.id] = asyncio.create_task(self._run(conv, asyncio.get_running_loop().time()))
         return STARTED
 
     async def _slot(self, conv: Conversation, due: float) -> float:
@@ -211,23 +211,19 @@ class V1Hub:
         await _sleep_until(due)
         return due
 
-    async def _run(self, conv: Conversation) -> None:
+    async def _run(self, conv: Conversation, start: float) -> None:
+        """Play the pending messages from `start` (when the run was asked for) to the end-of-run `full_state`."""
         try:
-            due = conv.pending[0].at if conv.pending else asyncio.get_running_loop().time()
-            due = await self._slot(conv, due)
+            due = await self._slot(conv, start)
             self.status(conv, "running")
-            failed = False
-            while not failed:
-                while conv.pending and not failed:
-                    item = conv.pending.pop(0)
-                    due, failed = await self._play(conv, item, due)
+            while conv.pending:
+                due, failed = await self._play(conv, conv.pending.pop(0), due)
                 if failed:
                     break
                 due = await self._slot(conv, due)
                 self.status(conv, "finished")
-                if not conv.pending:
-                    break
-                self.status(conv, "running")  # a message sent during the run joins it
+                if conv.pending:
+                    self.status(conv, "running")  # a message sent during the run joins it
             self.transient(conv, ev.state_update(self.new_id(), self.now(), "full_state", conv.full_state(), None))
         except asyncio.CancelledError:
             raise

@@ -45,7 +45,11 @@ def step_for(name: str, content: str, rng: random.Random, output_bytes: int) -> 
     if name == "run":
         command = "ls -l"
         output = filler_text(rng, output_bytes)
-        observation = observation_body("TerminalObservation", output, command=command, exit_code=0, timeout=False)
+        metadata = {"exit_code": 0, "pid": -1, "username": "openhands", "hostname": "sandbox",
+                    "working_dir": "/workspace", "py_interpreter_path": "/usr/bin/python3", "prefix": "",
+                    "suffix": "\n[The command completed with exit code 0.]"}  # fmt: skip
+        observation = observation_body("TerminalObservation", output, command=command, exit_code=0, timeout=False,
+                                       metadata=metadata, full_output_save_dir="/workspace/.observations")  # fmt: skip
         action: dict[str, object] = {"command": command, "is_input": False, "reset": False, "kind": "TerminalAction"}
         return _tool("terminal", action, observation, "Let me look at the files.")
     if name in ("edit", "write", "read"):

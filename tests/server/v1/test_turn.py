@@ -10,8 +10,18 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.server.v1.support import HEADERS, Frame, Socket, create, describe, event_of, is_end, load_vector, message
-from tests.server.v1.support import serve
+from tests.server.v1.support import (
+    HEADERS,
+    Frame,
+    Socket,
+    create,
+    describe,
+    event_of,
+    is_end,
+    load_vector,
+    message,
+    serve,
+)
 from tests.support.procs import ReferenceServer
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")

@@ -71,8 +71,9 @@ class Socket:
             query = {"session_api_key": KEY, **query}
         elif via == "header":
             headers["X-Session-API-Key"] = KEY
-        conn = connect(socket_url(url, kind, cid, **query), additional_headers=headers, open_timeout=5,
-                       max_size=None, legacy=True)  # fmt: skip
+        conn = connect(
+            socket_url(url, kind, cid, **query), additional_headers=headers, open_timeout=5, max_size=None, legacy=True
+        )
         if via == "frame":
             conn.send(json.dumps({"type": "auth", "session_api_key": KEY}))
         return cls(conn)

@@ -51,9 +51,14 @@ def test_malformed_uuid_unknown_path_and_bad_resume_are_http_403(srv: ReferenceS
 
 
 @pytest.mark.parametrize(
-    "first", [json.dumps({"type": "auth", "session_api_key": "wrong"}), json.dumps({"type": "auth"}), "hello",
-              json.dumps({"role": "user", "content": [{"type": "text", "text": "hi"}]})],
-)  # fmt: skip
+    "first",
+    [
+        json.dumps({"type": "auth", "session_api_key": "wrong"}),
+        json.dumps({"type": "auth"}),
+        "hello",
+        json.dumps({"role": "user", "content": [{"type": "text", "text": "hi"}]}),
+    ],
+)
 def test_a_wrong_first_frame_is_accepted_then_closed_4001(srv: ReferenceServer, cid: str, first: str) -> None:
     sock = Socket.open(srv.url, "events", cid, via="none")
     sock.send(first)

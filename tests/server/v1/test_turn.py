@@ -127,8 +127,10 @@ def test_a_failed_run_ends_in_error_and_the_next_message_has_no_leading_idle() -
             assert sock.frames[-1]["value"]["execution_status"] == "error"  # type: ignore[index]
         error = next(f for f in sock.frames if f["kind"] == "ConversationErrorEvent")
         assert error["code"] == "LLMServiceUnavailableError" and set(error["classification"]) == {  # type: ignore[arg-type]
-            "kind", "retryable", "user_action"
-        }  # fmt: skip
+            "kind",
+            "retryable",
+            "user_action",
+        }
 
 
 def test_a_message_sent_mid_run_joins_that_run() -> None:
@@ -144,8 +146,10 @@ def test_a_message_sent_mid_run_joins_that_run() -> None:
         assert sum(1 for f in sock.frames if f.get("key") == "full_state") == 2  # the snapshot and one end
         at = kinds.index("ConversationStateUpdateEvent execution_status finished")
         assert kinds[at + 1] == "ConversationStateUpdateEvent execution_status running"
-        assert kinds[-2:] == ["ConversationStateUpdateEvent execution_status finished",
-                              "ConversationStateUpdateEvent full_state"]  # fmt: skip
+        assert kinds[-2:] == [
+            "ConversationStateUpdateEvent execution_status finished",
+            "ConversationStateUpdateEvent full_state",
+        ]
         assert kinds.count("ActionEvent finish") == 2
         assert sock.quiet(0.3) == []
 
@@ -161,8 +165,11 @@ def test_bad_frames_get_a_server_error_and_the_socket_stays_open(srv: ReferenceS
     assert sock.recv()["code"] == "JSONDecodeError"
     sock.send(message("still works"))
     assert is_end(sock.until(is_end)[-1])
-    stored = requests.get(f"{srv.url}/api/conversations/{sock.frames[0]['value']['id']}/events/search",  # type: ignore[index]
-                          headers=HEADERS, timeout=5).json()["items"]  # fmt: skip
+    stored = requests.get(
+        f"{srv.url}/api/conversations/{sock.frames[0]['value']['id']}/events/search",  # type: ignore[index]
+        headers=HEADERS,
+        timeout=5,
+    ).json()["items"]
     assert not any(e["kind"] == "ServerErrorEvent" for e in stored)
     sock.close()
 
@@ -177,9 +184,11 @@ def test_rest_send_without_run_only_stores_then_run_runs_and_409_while_running()
         assert requests.post(f"{base}/events", json=body, headers=HEADERS, timeout=5).json() == {"success": True}
         got = sock.quiet(0.4)
         assert [describe(f) for f in got] == [
-            "SystemPromptEvent", "MessageEvent", "ConversationStateUpdateEvent last_user_message_id",
+            "SystemPromptEvent",
+            "MessageEvent",
+            "ConversationStateUpdateEvent last_user_message_id",
             "ConversationStateUpdateEvent stats",
-        ]  # fmt: skip
+        ]
         assert requests.get(base, headers=HEADERS, timeout=5).json()["execution_status"] == "idle"
         assert requests.post(f"{base}/run", headers=HEADERS, timeout=5).json() == {"success": True}
         busy = requests.post(f"{base}/run", headers=HEADERS, timeout=5)
@@ -218,8 +227,11 @@ def test_the_schedule_follows_the_injected_delays() -> None:
 def test_create_reuse_and_422_shapes(srv: ReferenceServer) -> None:
     cid = create(srv.url)
     url = f"{srv.url}/api/conversations"
-    body = {"agent": {"llm": {"model": "m", "api_key": "secret"}}, "workspace": {"working_dir": "/w"},
-            "conversation_id": cid}  # fmt: skip
+    body = {
+        "agent": {"llm": {"model": "m", "api_key": "secret"}},
+        "workspace": {"working_dir": "/w"},
+        "conversation_id": cid,
+    }
     again = requests.post(url, json=body, headers=HEADERS, timeout=5)
     assert again.status_code == 200 and again.json()["id"] == cid
     fresh = requests.post(url, json={**body, "conversation_id": None}, headers=HEADERS, timeout=5).json()

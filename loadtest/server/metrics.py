@@ -63,13 +63,14 @@ def render(m: Metrics, gauges: dict[str, float]) -> str:
     for name, (value, help_text) in counters.items():
         _line(out, f"loadtest_{name}", "counter", help_text)
         out.append(f"loadtest_{name} {value}")
-    labelled = (
+    labelled: list[tuple[str, Counter[str], tuple[str, ...], str]] = [
         ("throttles_total", m.throttles, THROTTLE_KINDS, "throttles applied, by kind"),
         ("faults_total", m.faults, FAULT_KINDS, "faults injected, by kind"),
         ("bad_input_total", m.bad_input, (), "bad client input, by kind"),
         ("refusals_total", m.refusals, (), "namespace CONNECT refusals, by kind"),
-        ("v1_total", m.v1, (), "V1 socket-only frames sent, by kind"),
-    )
+    ]
+    if m.v1:  # only when V1 is served (its kinds are listed at 0 then), so V0's page is unchanged
+        labelled.append(("v1_total", m.v1, (), "V1 socket-only frames sent, by kind"))
     for name, counter, always, help_text in labelled:
         _line(out, f"loadtest_{name}", "counter", help_text)
         for kind in sorted(set(always) | set(counter)):

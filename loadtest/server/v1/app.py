@@ -39,6 +39,8 @@ def build_v1(cfg: ServerConfig, metrics: Metrics, transports: TransportRegistry)
         metrics.faults[kind] += 0  # listed at 0 in /metrics
     for kind in ("socket_cap", "run_limit"):
         metrics.throttles[kind] += 0
+    for kind in ("stream_deltas", "server_errors"):
+        metrics.v1[kind] += 0
     metrics.gauges["v1_conversations"] = lambda: float(len(hub.conversations))
     metrics.gauges["v1_conversations_running"] = lambda: float(len(hub.running))
     metrics.gauges["v1_sockets"] = lambda: float(sum(len(p) for p in hub.peers.values()))

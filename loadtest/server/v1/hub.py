@@ -300,10 +300,13 @@ class V1Hub:
 
     def drop_some(self) -> int:
         """One `--drop-every` tick over V1 sockets: clean (close 1001) or abrupt (TCP reset)."""
-        everyone = sorted((p for members in self.peers.values() for p in members), key=lambda p: p.serial)
+        everyone = sorted(
+            (p for members in self.peers.values() for p in members if not p.closed), key=lambda p: p.serial
+        )
         victims = pick_drops(everyone, self.cfg.drop_share, self._fault_rng)
         for peer in victims:
             if self.cfg.drop_mode == "abrupt" and self.transports.abort(peer.address):
+                peer.closed = True
                 self.metrics.faults["drop_abrupt"] += 1
             else:
                 self.metrics.faults["drop_clean"] += 1

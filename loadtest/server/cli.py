@@ -147,8 +147,8 @@ def add_v1_arguments(group: argparse._ArgumentGroup, opt: Callable[..., None]) -
     opt("stream_tokens", int, "6", "V1 streamed deltas per LLM reply (conversations created with llm.stream)", "N")
     opt("stream_rate", float, "400", "V1 streamed deltas per second", "N")
     opt("snapshot_drop_every", int, "5", "fault: omit the initial snapshot of every N-th V1 socket (0 = off)", "N")
-    opt("replay_interleave_ms", float, "30", "fault: V1 events socket waits MS between subscribing and reading its "
-        "replay, so live frames come first and again in the replay (0 = off)", "MS")  # fmt: skip
+    opt("replay_interleave_ms", float, "30", "fault: a resuming V1 events socket lets live frames through for MS "
+        "(before its snapshot and mid-replay); they come again in the replay (0 = off)", "MS")  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:

@@ -117,12 +117,31 @@ def build_socket_routes(hub: V1Hub) -> list[BaseRoute]:
         metrics.events_replayed_total += len(plan.events)
         return plan.events
 
-    async def interleave_pause(peer: Peer, replay_wanted: bool) -> None:
-        """`--replay-interleave-ms`: live frames flow to the subscribed socket before its replay is read."""
-        if replay_wanted and cfg.replay_interleave_ms > 0:
-            peer.replaying = True
-            await asyncio.sleep(cfg.replay_interleave_ms / 1000.0)
-            peer.replaying = False
+    async def events_replay(conv: Conversation, peer: Peer, resend: Resend) -> None:
+        """Snapshot and replay. With `--replay-interleave-ms`, live frames flow to the (already subscribed) socket
+        for half the time before the snapshot, and for the other half after the first half of the replay, whose
+        rest is then read again from the log (so events stored meanwhile come twice), as on the real server."""
+        pause = cfg.replay_interleave_ms / 2000.0 if resend.mode != "none" else 0.0
+        peer.replaying = pause > 0
+        if pause:
+            await asyncio.sleep(pause)
+        if not snapshot_dropped():
+            peer.send(hub.snapshot(conv))
+        events = replay_of(conv, resend)
+        if not pause:
+            for stored in faulty(events):
+                peer.send(stored.json)
+            return
+        head = events[: len(events) // 2]
+        sent = faulty_replay(head, cfg.replay_skip_every, cfg.replay_repeat_every).events
+        for stored in sent:
+            peer.send(stored.json)
+        await asyncio.sleep(pause)
+        peer.replaying = False
+        last = head[-1].seq if head else -1
+        whole = head + [e for e in replay_of(conv, resend) if e.seq > last]
+        for stored in faulty(whole)[len(sent) :]:
+            peer.send(stored.json)
 
     async def serve(ws: WebSocket, conv: Conversation, peer: Peer) -> None:
         writer = asyncio.ensure_future(peer.pump(ws))
@@ -170,11 +189,7 @@ def build_socket_routes(hub: V1Hub) -> list[BaseRoute]:
         if attached is None:
             return
         conv, peer = attached
-        await interleave_pause(peer, resend.mode != "none")
-        if not snapshot_dropped():
-            peer.send(hub.snapshot(conv))
-        for stored in faulty(replay_of(conv, resend)):
-            peer.send(stored.json)
+        await events_replay(conv, peer, resend)
         await serve(ws, conv, peer)
 
     async def session_socket(ws: WebSocket) -> None:

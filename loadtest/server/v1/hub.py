@@ -32,7 +32,7 @@ from loadtest.server.v1.plan import ERROR_CODE, Step, chunks, plan_steps
 from loadtest.server.v1.store import Conversation, Pending, StoredEvent
 
 log = logging.getLogger("loadtest.server.v1")
-STARTED, JOINED, STORED, RUN_LIMIT, ALREADY = "started", "joined", "stored", "run_limit", "already_running"
+STARTED, JOINED, STORED, RUN_LIMIT = "started", "joined", "stored", "run_limit"
 
 
 class V1Hub:
@@ -94,9 +94,6 @@ class V1Hub:
             self.metrics.throttles["socket_cap"] += 1
             return False
         members.add(peer)
-        conv = self.conversations.get(peer.conversation_id)
-        if conv is not None:
-            conv.sockets = len(members)
         self.metrics.connections_total += 1
         return True
 
@@ -105,9 +102,6 @@ class V1Hub:
         if members is not None and peer in members:
             members.discard(peer)
             self.metrics.disconnects_total += 1
-            conv = self.conversations.get(peer.conversation_id)
-            if conv is not None:
-                conv.sockets = len(members)
 
     def _deliver(self, conv: Conversation, events_text: str, session_text: str) -> None:
         members = self.peers.get(conv.id, ())
@@ -173,7 +167,7 @@ class V1Hub:
             )
             conv.title = (text.strip().splitlines() or ["Untitled"])[0][:30] or "Untitled"
         conv.turns += 1
-        conv.pending.append(Pending(text, msg.id, asyncio.get_running_loop().time()))
+        conv.pending.append(Pending(text, msg.id))
         return self.run(conv) if run else STORED
 
     def run(self, conv: Conversation) -> str:
@@ -184,7 +178,7 @@ class V1Hub:
             self.metrics.throttles["run_limit"] += 1
             return RUN_LIMIT
         if not conv.pending:  # nothing stored to run: the agent answers the last message again
-            conv.pending.append(Pending("", conv.last_user_message_id or "", asyncio.get_running_loop().time()))
+            conv.pending.append(Pending("", conv.last_user_message_id or ""))
         self.running.add(conv.id)
         self.tasks[conv.id] = asyncio.create_task(self._run(conv, asyncio.get_running_loop().time()))
         return STARTED

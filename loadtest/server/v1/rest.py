@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from loadtest.server.v1 import events as ev
-from loadtest.server.v1.hub import ALREADY, JOINED, RUN_LIMIT, STARTED, V1Hub
+from loadtest.server.v1.hub import JOINED, RUN_LIMIT, STARTED, V1Hub
 from loadtest.server.v1.inputs import CreateRequest, normalize_timestamp, parse_create, parse_send, parse_uuid
 from loadtest.server.v1.store import Conversation, page
 
@@ -139,7 +139,7 @@ def build_rest_routes(hub: V1Hub) -> list[BaseRoute]:
         outcome = hub.run(found)
         if outcome == RUN_LIMIT:
             return _detail(429, ev.RUN_LIMIT_CREATE)
-        assert outcome in (STARTED, JOINED, ALREADY)
+        assert outcome in (STARTED, JOINED)
         return JSONResponse({"success": True})
 
     def filters(request: Request) -> dict[str, str | None] | Response:

@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from loadtest.server.faults import faulty_replay
+from loadtest.server.limits import WindowLimiter
 from loadtest.server.v1 import envelope
 from loadtest.server.v1.events import RUN_LIMIT_SOCKET
 from loadtest.server.v1.hub import RUN_LIMIT, V1Hub
@@ -41,10 +43,12 @@ AUTH_FAILED, NOT_FOUND, TOO_MANY = (
     ("Too many connections for this conversation"),
 )
 RUN_LIMIT_CODE = "ConversationRunLimitExceeded"
+ACTION_RATE_CODE = "ActionRateLimited"  # not the real server's: a limit deployments put in front (--action-rate)
 
 
 def build_socket_routes(hub: V1Hub) -> list[BaseRoute]:
     cfg, metrics = hub.cfg, hub.metrics
+    action_limiter = WindowLimiter(cfg.action_rate)  # V0's --action-rate, per socket
     expected = cfg.session_api_key.encode() if cfg.session_api_key is not None else None
 
     def key_ok(given: str) -> bool:
@@ -152,6 +156,7 @@ def build_socket_routes(hub: V1Hub) -> list[BaseRoute]:
         except (WebSocketDisconnect, RuntimeError, KeyError):
             pass
         finally:
+            action_limiter.forget(str(peer.serial))
             hub.detach(peer)
             peer.close(1000, "")
             with contextlib.suppress(asyncio.TimeoutError, Exception):
@@ -168,6 +173,13 @@ def build_socket_routes(hub: V1Hub) -> list[BaseRoute]:
             hub.error_to(peer, frame.code, frame.detail)
             return
         assert isinstance(frame, MessageFrame)
+        allowed, _wait = action_limiter.attempt(str(peer.serial), time.monotonic())
+        if not allowed:  # not stored: the client may send it again
+            metrics.throttles["action_rate"] += 1
+            metrics.v1["server_errors"] += 1
+            detail = f"Too many messages: at most {cfg.action_rate:g} per second per connection"
+            hub.error_to(peer, ACTION_RATE_CODE, detail)
+            return
         outcome = await hub.message(conv, frame.text, run=True)
         if outcome == RUN_LIMIT:
             metrics.v1["server_errors"] += 1

@@ -99,7 +99,6 @@ class Pending:
 
     text: str
     event_id: str
-    at: float  # loop.time() of its echo
 
 
 @dataclass
@@ -121,7 +120,6 @@ class Conversation:
     turns: int = 0
     system_prompt_sent: bool = False
     pending: list[Pending] = field(default_factory=list)
-    sockets: int = 0  # sockets attached (both kinds; the per-conversation cap counts these)
 
     @property
     def persistence_dir(self) -> str:

@@ -133,3 +133,24 @@ def test_streamed_deltas_come_at_the_set_rate_before_the_event_they_build() -> N
         assert metrics(srv.url)['loadtest_v1_total{kind="stream_deltas"}'] == 2 * tokens
         events.close()
         session.close()
+
+
+def test_action_rate_per_socket_refuses_with_a_server_error() -> None:
+    with serve("--event-delay-ms", "1", "--script", "finish", "--action-rate", "2") as srv:
+        cid = create(srv.url)
+        sock = Socket.open(srv.url, "events", cid)
+        sock.recv()
+        for n in range(3):
+            sock.send(message(f"m{n}"))
+        got = sock.until(lambda f: f["kind"] == "ServerErrorEvent")
+        assert got[-1]["code"] == "ActionRateLimited"
+        sock.quiet(0.3)
+        count = requests.get(
+            f"{srv.url}/api/conversations/{cid}/events/search",
+            params={"kind": "MessageEvent"},
+            headers=HEADERS,
+            timeout=5,
+        ).json()["items"]
+        assert len(count) == 2  # the refused message was not stored
+        assert metrics(srv.url)['loadtest_throttles_total{kind="action_rate"}'] == 1
+        sock.close()

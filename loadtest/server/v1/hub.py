@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 
 from loadtest.server.config import ServerConfig
@@ -103,12 +103,18 @@ class V1Hub:
             members.discard(peer)
             self.metrics.disconnects_total += 1
 
-    def _deliver(self, conv: Conversation, events_text: str, session_text: str) -> None:
+    def _deliver(self, conv: Conversation, events_text: str, session_text: Callable[[], str]) -> None:
+        """One frame to every socket of the conversation; the session envelope is built only when needed."""
         members = self.peers.get(conv.id, ())
+        envelope_text: str | None = None
         for peer in members:
             if peer.replaying:
                 self.metrics.faults["replay_interleave"] += 1
-            peer.send(events_text if peer.kind == EVENTS else session_text)
+            if peer.kind == EVENTS:
+                peer.send(events_text)
+            else:
+                envelope_text = session_text() if envelope_text is None else envelope_text
+                peer.send(envelope_text)
         self.metrics.events_emitted_total += 1
         self.metrics.event_deliveries_total += len(members)
 
@@ -119,14 +125,14 @@ class V1Hub:
         if stored.kind != ev.STATE_KIND:
             conv.leaf_event_id = stored.id
         if self.peers.get(conv.id):
-            self._deliver(conv, stored.json, stored.durable)
+            self._deliver(conv, stored.json, lambda: stored.durable)
         return stored
 
     def transient(self, conv: Conversation, event: ev.Event) -> None:
         """A socket-only event to every socket (never stored)."""
         if self.peers.get(conv.id):
             text = dumps(event)
-            self._deliver(conv, text, envelope.transient(text))
+            self._deliver(conv, text, lambda: envelope.transient(text))
 
     def status(self, conv: Conversation, value: str) -> None:
         conv.execution_status = value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,17 +10,9 @@ import requests
 
 from tests.server.peers import run_node
 from tests.server.v1.support import HEADERS, KEY, create, describe, load_vector, serve
-from tests.support.procs import NODE_DIR, ReferenceServer
+from tests.support.procs import ReferenceServer
 
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture(scope="module")
-def node_ws(node_modules: Path) -> Path:
-    """The shared Node peers, with `ws` (added for V1) installed from the lock file."""
-    if not (node_modules / "ws" / "package.json").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300)
-    return node_modules
 
 
 @pytest.fixture(scope="module")

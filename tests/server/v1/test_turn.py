@@ -261,3 +261,16 @@ def test_timestamps_are_zone_less_with_microseconds(srv: ReferenceServer) -> Non
     assert all(STAMP.match(str(f["timestamp"])) for f in sock.frames)
     time.sleep(0.01)
     sock.close()
+
+
+def test_delete_closes_the_sockets_and_forgets_the_conversation(srv: ReferenceServer) -> None:
+    cid = create(srv.url)
+    sock = Socket.open(srv.url, "session", cid)
+    sock.recv()
+    sock.recv()
+    answer = requests.delete(f"{srv.url}/api/conversations/{cid}", headers=HEADERS, timeout=5)
+    assert answer.status_code == 200 and answer.json() == {"success": True}
+    assert sock.closed_with() == (1000, "Conversation deleted")
+    gone = requests.get(f"{srv.url}/api/conversations/{cid}", headers=HEADERS, timeout=5)
+    assert gone.status_code == 404 and gone.json() == {"detail": f"Conversation not found: {cid}"}
+    assert Socket.open(srv.url, "events", cid).closed_with() == (4004, "Conversation not found")

@@ -60,6 +60,7 @@ LATE = 11  # an id counted as a gap arrived after all
 STALE = 12  # below an unaudited floor: seen before or late, cannot tell
 
 MODE_SINCE = "since"
+_BOUNDARY_CAP = 1024  # ids sharing the newest timestamp kept for the overlap (a real server: one or two)
 MODE_ALL = "all"
 MODE_NONE = "none"
 
@@ -183,12 +184,21 @@ class UuidIntegrity:
         if newest is None or stamp > newest:
             self.newest_ts = stamp or None
             self._boundary = {eid}
-        elif stamp == newest:
+        elif stamp == newest and len(self._boundary) < _BOUNDARY_CAP:
             self._boundary.add(eid)
         if len(seen) > self.max_ids:
-            self.overflows += 1
-            stamps = sorted(seen.values())
-            self._cut(stamps[len(stamps) // 2], audited=False)
+            self._overflow()
+
+    def _overflow(self) -> None:
+        """Drop the older half of ``_seen`` without an audit (the floor becomes unaudited)."""
+        self.overflows += 1
+        stamps = sorted(self._seen.values())
+        self._cut(stamps[len(stamps) // 2], audited=False)
+        if len(self._seen) > self.max_ids // 2 + 1:
+            # Timestamps too alike to cut by (a hostile server): keep the latest arrivals. A dropped id that
+            # comes again then counts as new: the bound wins over exactness here.
+            self._seen = dict(list(self._seen.items())[-(self.max_ids // 2) :])
+            self._floor_audited = False
 
     def prune(self, floor: str) -> int:
         """Forget the ids stamped before `floor` (an audit reconciled everything up to it); returns how many.
@@ -383,9 +393,21 @@ class SeqIntegrity:
         """The ``after_seq`` to resume from (-1: everything)."""
         return self.ids.max_id
 
-    def on_sync(self, through_seq: int | None) -> None:
-        """A ``sync`` frame: the connection starts; durables ``after_seq+1 … through_seq`` are due first."""
-        self.ids.expect_resume()
+    def on_sync(self, through_seq: int | None, live_only: bool = False) -> None:
+        """A ``sync`` frame: the connection starts; durables ``after_seq+1 … through_seq`` are due first.
+
+        Args:
+            through_seq: the ``sync``'s ``through_seq``.
+            live_only: the connection asked no ``after_seq``: the history up to ``through_seq`` is skipped on
+                purpose (not gaps), live seqs follow it.
+        """
+        ids = self.ids
+        if live_only:
+            if through_seq is not None and through_seq > ids.max_id:
+                ids.max_id = through_seq
+            self.through_seq = None
+            return
+        ids.expect_resume()
         self.through_seq = through_seq
 
     @property

@@ -4,8 +4,10 @@ The rules (``../shared/openhands-v1.md`` §4, §7, §8):
 
 - ``echo_at``: the user ``MessageEvent`` with the turn's text comes back (matched to the oldest turn waiting
   for that text, so other clients' messages in the conversation are not taken for ours).
-- A turn *joins the run* when ``execution_status=running`` arrives after its send, or its echo arrives while
-  the conversation runs (a message sent mid-run joins that run).
+- A turn *joins the run* when ``execution_status=running`` arrives after its echo (the message is stored
+  before the run starts), or its echo arrives while the conversation runs (a message sent mid-run joins that
+  run). Without its echo a turn joins no run: another client's run cannot end it before its message is stored
+  (a lost echo leaves the turn to time out, and the integrity audit counts the lost event).
 - ``first_agent_at``: the first agent event after it joined the run or echoed: an ``ActionEvent``,
   ``ObservationEvent``, agent ``MessageEvent`` or ``ConversationErrorEvent`` (state updates, the system prompt
   and streamed deltas are not agent events: with and without streaming the figure means the same).
@@ -193,7 +195,7 @@ class TurnBook:
             self.running = c.status == "running"
             if self.running and not was:
                 for t in self.inflight:
-                    if not t.needs_run:
+                    if t.echo_at is not None and not t.needs_run:
                         t.started = True
         if kind is not V1Kind.UNKNOWN:
             self._last_delta_at = None  # a stored event ends a streamed reply

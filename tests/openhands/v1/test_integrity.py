@@ -202,6 +202,17 @@ def test_overflow_without_audit_stays_bounded_and_counts_stale() -> None:
     assert ui.duplicates == 0
 
 
+def test_hostile_equal_timestamps_stay_bounded() -> None:
+    ui = UuidIntegrity(max_ids=100)
+    for i in range(5000):
+        ui.observe(f"e{i}", "2026-12-07T19:00:00")
+        assert ui.kept <= 100
+    ui2 = UuidIntegrity(max_ids=100)
+    for i in range(5000):
+        ui2.observe(f"e{i}", None)  # no timestamps at all
+        assert ui2.kept <= 100
+
+
 def test_resend_all_starts_a_new_window() -> None:
     ui = UuidIntegrity()
     ui.observe("a", "t1")
@@ -234,6 +245,12 @@ def test_session_live_vector_is_clean() -> None:
         elif e.type is FrameType.DURABLE and e.seq is not None:
             assert si.observe(e.seq) == NEW
     assert si.after_seq == 11 and si.settle() == 0 and si.ids.duplicates == 0
+
+
+def test_live_only_session_skips_the_history_without_gaps() -> None:
+    si = SeqIntegrity()
+    si.on_sync(48, live_only=True)
+    assert si.observe(49) == NEW and si.settle() == 0 and si.after_seq == 49
 
 
 def test_seq_faults_are_counted_exactly() -> None:

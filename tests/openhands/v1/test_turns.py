@@ -195,6 +195,21 @@ def test_expire_and_abandon() -> None:
     assert book.abandon(new) and not book.abandon(new) and new.end_state == TIMEOUT
 
 
+def test_another_clients_run_does_not_end_a_turn_not_yet_stored() -> None:
+    book = TurnBook()
+    theirs = Turn(sent_at=0.0, text="theirs")
+    book.start(theirs)
+    feed(book, user("theirs"), 0.01)
+    mine = Turn(sent_at=0.02, text="mine")
+    book.start(mine)
+    feed(book, status("running"), 0.03)  # their run starts before our message is stored
+    assert feed(book, full("finished"), 0.5) == (theirs,)
+    assert mine.end_state is None
+    feed(book, user("mine"), 0.51)
+    feed(book, status("running"), 0.52)
+    assert feed(book, full("finished"), 0.9) == (mine,)
+
+
 def test_echo_of_another_clients_message_is_not_ours() -> None:
     book = TurnBook()
     turn = Turn(sent_at=0.0, text="mine")

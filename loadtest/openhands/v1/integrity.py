@@ -286,6 +286,7 @@ class ReplayWatch:
         "_status_ts",
         "interleaved",
         "last_replay_at",
+        "last_replayed",
         "live",
         "opened_at",
         "replayed",
@@ -303,6 +304,7 @@ class ReplayWatch:
         self.replayed = 0
         self.live = 0
         self.interleaved = 0
+        self.last_replayed = False  # whether the latest observed frame was a replayed one
         self._live_pending = 0
         self._status: str | None = None
         self._status_ts = ""
@@ -311,6 +313,7 @@ class ReplayWatch:
         """Route one frame: `FEED` (to the turns now) or `HOLD` (a state frame amid the replay)."""
         kind = c.kind
         state = kind is V1Kind.FULL_STATE or kind is V1Kind.EXECUTION_STATUS
+        self.last_replayed = False
         if kind is V1Kind.FULL_STATE and self.snapshot_at is None:
             self.snapshot_at = received_at
             self.snapshot_ts = c.timestamp or ""
@@ -322,6 +325,7 @@ class ReplayWatch:
         snap = self.snapshot_ts
         if snap is not None and c.stored and (c.timestamp or "") < snap:
             self.replayed += 1
+            self.last_replayed = True
             self.last_replay_at = received_at
             self.interleaved += self._live_pending
             self._live_pending = 0

@@ -1,0 +1,418 @@
+"""`V1Conversation`: one OpenHands V1 conversation over `loadtest.ws.WebSocket` and REST (gevent, no Locust).
+
+The same methods as V0's `Conversation`: `create` (or join by id), `connect` (upgrade start → the first
+snapshot, ``sync`` on the session socket), `send_message` → `Turn`, `wait`, `drop`, `reconnect` (V0's jittered
+backoff), `settle` (the REST gap audit) and `close`. The per-frame work runs in the connection's reader greenlet
+(`V1Frames`): classification, integrity, turns; no lock is needed (gevent switches only on I/O).
+"""
+
+from __future__ import annotations
+
+# isort: split
+
+import gevent
+import gevent.event
+
+import random
+import time
+from typing import Any
+
+from loadtest.errors import LoadtestError
+from loadtest.openhands.config import ConnectResult, ReconnectResult, backoff_delay
+from loadtest.openhands.deadlines import DEADLINES
+from loadtest.openhands.rest import RestClient, RestResult
+from loadtest.openhands.v1 import resume, wire
+from loadtest.openhands.v1.audit import audit_gaps, audit_query, read_pages
+from loadtest.openhands.v1.config import V1Config, signal_for_close, signal_for_rest
+from loadtest.openhands.v1.frames import V1Frames
+from loadtest.openhands.v1.listener import V1Listener
+from loadtest.openhands.v1.turns import REJECTED, Turn
+from loadtest.ws import HandshakeRejected, WebSocket, WsClosed, WsError
+from loadtest.ws.errors import ConnectTimeout
+
+__all__ = ["V1Conversation", "V1CreateError", "V1NotConnected", "V1Refused"]
+
+_NULL = V1Listener()
+_JITTER = random.Random()
+_REFUSALS = {
+    4001: "authentication failed: check the session API key (--session-api-key) and --key-via",
+    4004: "conversation not found: check --conversation-ids, or let loadtest create the conversations",
+    1013: "too many sockets on this conversation (48 on the real server): spread users over more conversations",
+}
+
+
+class V1Refused(WsClosed):
+    """The server accepted the upgrade, then closed the socket before its first snapshot (4001, 4004, 1013)."""
+
+    def __str__(self) -> str:
+        why = _REFUSALS.get(self.code, "closed before the first snapshot: see the server's log")
+        return f"V1 socket closed by the server with {self.code}: {why}"
+
+    def __repr__(self) -> str:
+        return f"V1Refused({self.code})"
+
+
+class V1NotConnected(LoadtestError):
+    """`send_message` on a conversation whose socket is not open: `connect` or `reconnect` first."""
+
+    def __repr__(self) -> str:
+        return "V1NotConnected()"
+
+
+class V1CreateError(LoadtestError):
+    """``POST /api/conversations`` failed; carries the `RestResult` (secrets redacted)."""
+
+    def __init__(self, result: RestResult) -> None:
+        self.result = result
+        super().__init__(f"create conversation failed: HTTP {result.status}; check --agent-settings and the server log")
+
+    def __repr__(self) -> str:
+        return f"V1CreateError(status={self.result.status})"
+
+
+class V1Conversation:
+    """One V1 conversation: create or join, connect, send, observe, reconnect.
+
+    Attributes:
+        conversation_id: the id (None until created).
+        frames: the per-connection state and the integrity counters (`V1Frames`).
+        create_result: the REST result of the create, when this object created the conversation.
+        last_close_code: the server's close code of the latest connection loss, if any.
+    """
+
+    def __init__(
+        self,
+        cfg: V1Config,
+        conversation_id: str | None = None,
+        listener: V1Listener | None = None,
+        rest: RestClient | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.conversation_id = conversation_id
+        self.listener = listener or _NULL
+        self.rest = rest or RestClient(cfg.base_url, cfg.session_api_key, source_address=cfg.source_address)
+        self.frames = V1Frames(self, cfg)
+        self.create_result: RestResult | None = None
+        self.last_close_code: int | None = None
+        self._rng = rng or _JITTER
+        self._ws: WebSocket | None = None
+        self._generation = 0
+        self._connects = 0
+        self._closed = False
+        self._lost_at: float | None = None
+        self._ready: gevent.event.Event | None = None
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"V1Conversation({self.conversation_id!r}, {self.cfg.socket}, {state})"
+
+    @property
+    def connected(self) -> bool:
+        ws = self._ws
+        return ws is not None and not ws.closed
+
+    @property
+    def turns_in_flight(self) -> int:
+        return len(self.frames.book)
+
+    # -- REST ------------------------------------------------------------------------------------
+
+    def _rest(self, call: str, method: str, path: str, **kwargs: Any) -> RestResult:
+        res = self.rest.request(method, path, **kwargs)
+        self.listener.on_rest(self, call, res)
+        signal = signal_for_rest(res.status, res.body) or res.throttle
+        if signal is not None:
+            self.signal(signal)
+        return res
+
+    def create(self, initial_message: str | None = None) -> RestResult:
+        """``POST /api/conversations`` with the agent settings; raises `V1CreateError` unless 200/201."""
+        if self.cfg.agent_settings is None:
+            raise ValueError("creating a V1 conversation needs agent settings (--agent-settings JSON|@FILE)")
+        body = wire.create_body(
+            self.cfg.agent_settings, self.cfg.working_dir, initial_message=initial_message, stream=self.cfg.stream
+        )
+        res = self._rest("create", "POST", wire.CREATE_PATH, json=body)
+        self.create_result = res
+        cid = res.body.get("id") if isinstance(res.body, dict) else None
+        if not res.ok or not isinstance(cid, str):
+            raise V1CreateError(res)
+        self.conversation_id = cid
+        return res
+
+    def search(self, query: dict[str, str]) -> RestResult:
+        """One ``GET …/events/search`` page."""
+        return self._rest("search", "GET", wire.search_path(str(self.conversation_id)), params=query)
+
+    # -- connect -----------------------------------------------------------------------------------
+
+    def _query(self) -> tuple[dict[str, str], str]:
+        """The resume query of the next connect and its resend mode (``since``/``all``/``none``)."""
+        cfg, fr = self.cfg, self.frames
+        first = self._connects == 0
+        if cfg.socket == "session":
+            if first:
+                return resume.session_query(-1 if cfg.first_resend == "all" else None), cfg.first_resend
+            if cfg.strategy is resume.Strategy.SDK:
+                return resume.session_query(None), "none"
+            return resume.session_query(fr.seq.after_seq), "since"
+        if first:
+            return resume.events_query(cfg.first_resend), cfg.first_resend
+        if cfg.strategy is resume.Strategy.SDK:
+            return resume.events_query("none"), "none"
+        if cfg.strategy is resume.Strategy.FRONTEND:
+            res = self.search(resume.frontend_rest_query())
+            items = res.body.get("items") if res.ok and isinstance(res.body, dict) else None
+            if isinstance(items, list):
+                self.frames.fill(items)
+        ts = fr.ids.newest_ts
+        mode = "since" if ts is not None else "all"
+        return resume.events_query(mode, ts), mode
+
+    def connect(self) -> ConnectResult:
+        """Create the conversation if needed, open the socket and wait for its first snapshot (``sync``).
+
+        Raises:
+            HandshakeRejected: the upgrade was refused (403: a wrong key or a bad query; 429).
+            V1Refused: closed before the snapshot (4001 auth, 4004 unknown conversation, 1013 socket cap).
+            ConnectTimeout: ``transport``, or ``snapshot`` (no first snapshot within ``connect_timeout``).
+            TransportError, V1CreateError: as the server answered.
+        """
+        if self._closed:
+            raise RuntimeError("V1Conversation is closed")
+        if self.connected:
+            raise RuntimeError("V1Conversation is already connected")
+        if self.conversation_id is None:
+            self.create()
+        cfg = self.cfg
+        query, mode = self._query()
+        headers: dict[str, str] = {}
+        key = cfg.session_api_key
+        if key is not None and cfg.key_via == "header":
+            headers["X-Session-API-Key"] = key
+        elif key is not None and cfg.key_via == "query":
+            query["session_api_key"] = key
+        url = cfg.ws_base + wire.socket_path(str(self.conversation_id), cfg.socket)
+        self._generation += 1
+        gen = self._generation
+        started = time.perf_counter()
+        try:
+            ws = WebSocket.open(
+                url,
+                query=query,
+                headers=headers,
+                timeout=cfg.connect_timeout,
+                deflate=cfg.deflate,
+                source_address=cfg.source_address,
+            )
+        except HandshakeRejected as exc:
+            if exc.status in (403, 429):
+                self.signal(f"handshake_{exc.status}")
+            raise
+        self._connects += 1
+        ready = self._ready = gevent.event.Event()
+        self.frames.begin(started, mode, ready)
+        self._ws = ws
+        self.last_close_code = None
+        ws.start(
+            lambda is_text, payload, at: self.frames.on_message(gen, is_text, payload, at),
+            lambda reason, error: self._on_close(gen, reason, error),
+        )
+        if key is not None and cfg.key_via == "first-frame":
+            ws.send_text(wire.auth_frame(key))
+        ready.wait(max(0.0, started + cfg.connect_timeout - time.perf_counter()))
+        snapshot_at = self.frames.connected_at
+        if snapshot_at is None:
+            code = self.last_close_code
+            if code is not None:
+                raise V1Refused(code)
+            if ws.closed:
+                raise WsClosed(1006, "closed before the first snapshot")
+            self.frames.missing_snapshot()
+            ws.abort()
+            raise ConnectTimeout("snapshot")
+        self._lost_at = None
+        self.frames.start_quiet_watch(gen, lambda: self._generation)
+        if mode == "none" and self._connects > 1:
+            self.frames.reconcile(self.search)
+        return ConnectResult(
+            duration_ms=(snapshot_at - started) * 1000.0,
+            replayed_events=self.frames.replayed_before_ready,
+            replay_bytes=self.frames.replay_bytes_before_ready,
+            started_at=started,
+            connected_at=snapshot_at,
+        )
+
+    def _on_close(self, gen: int, reason: str, error: BaseException | None) -> None:
+        if gen != self._generation:
+            return
+        self.listener.on_disconnect(self, reason)
+        if isinstance(error, WsClosed):
+            self.last_close_code = error.code
+            self.signal(signal_for_close(error.code))
+        if self._lost_at is None:
+            self._lost_at = time.perf_counter()
+        if self._ready is not None:
+            self._ready.set()
+        self.frames.wake_all()
+
+    def signal(self, name: str) -> None:
+        self.listener.on_signal(self, name)
+
+    # -- turns -------------------------------------------------------------------------------------
+
+    def send_message(
+        self, text: str, intended_at: float | None = None, wait: bool = True, timeout: float | None = None
+    ) -> Turn:
+        """Send a user message (socket frame or REST ``run: true``) and start a `Turn`.
+
+        Raises:
+            V1NotConnected: the socket is not open (nothing was sent).
+        """
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise V1NotConnected("the V1 socket is not open: connect() or reconnect() first")
+        book = self.frames.book
+        for expired in book.expire(time.perf_counter(), self.cfg.turn_timeout):
+            self.listener.on_turn(self, expired)
+        turn = Turn(sent_at=time.perf_counter(), intended_at=intended_at, text=text)
+        book.start(turn)
+        if self.cfg.send_via == "socket":
+            frame = wire.message_frame(text)
+            turn.action_bytes = len(frame.encode())
+            turn.sent_at = time.perf_counter()
+            try:
+                ws.send_text(frame)
+            except OSError as exc:
+                book.abandon(turn)
+                raise V1NotConnected("the V1 socket broke while sending: reconnect() first") from exc
+        else:
+            body = wire.send_body(text)
+            turn.sent_at = time.perf_counter()
+            res = self._rest("send", "POST", wire.events_path(str(self.conversation_id)), json=body)
+            turn.action_bytes = len(str(body))
+            if res.status == 429 and signal_for_rest(res.status, res.body) == "run_limit":
+                book.run_refused(turn)
+            elif not res.ok:
+                book.abandon(turn)
+                turn.end_state, turn.error_code = REJECTED, f"http_{res.status}"
+                self.listener.on_turn(self, turn)
+        if wait and turn.end_state is None:
+            self.wait(turn, timeout)
+        return turn
+
+    def retry_run(self, turn: Turn) -> RestResult:
+        """``POST …/run`` for a turn refused by the run limit (the message is stored: never resent)."""
+        res = self._rest("run", "POST", wire.run_path(str(self.conversation_id)))
+        if res.ok or res.status == 409:  # 409: a run is going on; the stored message joins it
+            self.frames.book.run_retried(turn)
+        return res
+
+    def wait(self, turn: Turn, timeout: float | None = None) -> Turn:
+        """Wait for `turn` to end, at most `timeout` seconds from its send (default ``turn_timeout``), retrying
+        ``POST …/run`` with backoff while the run limit holds it. Returns early (end state None) on a drop."""
+        span = timeout if timeout is not None else self.cfg.turn_timeout
+        limit = turn.sent_at + span
+        retries = 0
+        while turn.end_state is None:
+            if not self.connected:
+                return turn
+            now = time.perf_counter()
+            if limit <= now:
+                if self.frames.book.abandon(turn):
+                    self.listener.on_turn(self, turn)
+                return turn
+            if turn.needs_run:
+                retries += 1
+                pause = backoff_delay(retries, self.cfg.run_retry_initial, self.cfg.run_retry_max, None, self._rng)
+                gevent.sleep(min(pause, max(0.0, limit - now)))
+                if turn.needs_run and turn.end_state is None and time.perf_counter() < limit:
+                    self.retry_run(turn)
+                continue
+            waiter = turn.waiter
+            if waiter is None:
+                waiter = turn.waiter = gevent.event.Event()
+            waiter.clear()
+            DEADLINES.add(waiter, limit, span)
+            try:
+                waiter.wait()
+            finally:
+                DEADLINES.discard(waiter)
+        return turn
+
+    # -- drop / reconnect / audit / close ------------------------------------------------------------
+
+    def drop(self, abrupt: bool = True) -> None:
+        """Lose the connection on purpose: TCP reset (default) or a clean close 1000."""
+        ws = self._ws
+        if ws is None:
+            return
+        self._generation += 1  # our own drop is no server disconnect
+        self._lost_at = time.perf_counter()
+        if abrupt:
+            ws.abort()
+        else:
+            ws.close(1000)
+        self.frames.wake_all()
+
+    def reconnect(self, max_attempts: int | None = None, deadline: float | None = None) -> ReconnectResult:
+        """Connect again (resume per ``strategy``) with V0's backoff: immediate first attempt, then full-jitter
+        exponential pauses that never undercut a refusal's ``Retry-After``; audits the gaps after it."""
+        cfg = self.cfg
+        if self.connected:
+            self.drop(abrupt=False)
+        lost_at = self._lost_at if self._lost_at is not None else time.perf_counter()
+        attempts_max = max_attempts if max_attempts is not None else cfg.reconnect_max_attempts
+        end = time.perf_counter() + (deadline if deadline is not None else cfg.reconnect_deadline)
+        attempts = 0
+        error: BaseException | None = None
+        while attempts < attempts_max:
+            attempts += 1
+            try:
+                cr = self.connect()
+            except (WsError, V1CreateError) as exc:
+                error = exc
+                retry_after = exc.retry_after if isinstance(exc, HandshakeRejected) else None
+                pause = backoff_delay(attempts, cfg.backoff_initial, cfg.backoff_max, retry_after, self._rng)
+                if attempts >= attempts_max or time.perf_counter() + pause > end:
+                    break
+                gevent.sleep(pause)
+                continue
+            recovery_ms = (cr.connected_at - lost_at) * 1000.0
+            if cfg.audit:
+                gevent.spawn(self._audit_after_replay)
+            return ReconnectResult(True, attempts, recovery_ms, recovery_ms, cr.replayed_events)
+        return ReconnectResult(False, attempts, None, None, 0, error)
+
+    def _audit_after_replay(self) -> None:
+        self.frames.wait_quiet(self.cfg.connect_timeout)
+        if self.frames.book.inflight:
+            return  # not a quiet point: the next reconnect or settle() audits
+        self.settle(final=False)
+
+    def settle(self, final: bool = True, timeout: float = 30.0) -> int:
+        """Audit gaps now (REST ``events/search``, paced): stored events the socket never delivered. On the
+        session socket, count the open seq holes. Returns the gaps added."""
+        if self.cfg.socket == "session":
+            n = self.frames.seq.settle()
+        elif self.conversation_id is None:
+            return 0
+        else:
+            cfg = self.cfg
+            listing = read_pages(
+                self.search, audit_query(self.frames.ids.floor), cfg.audit_max_pages, cfg.audit_rate, timeout
+            )
+            n = audit_gaps(self.frames.ids, listing, final)
+        if n:
+            self.listener.on_integrity(self, "gap", n)
+        return n
+
+    def close(self) -> None:
+        """Close the socket cleanly (1000)."""
+        self._closed = True
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            self._generation += 1
+            ws.close(1000)

@@ -154,12 +154,14 @@ class V1Conversation:
         first = self._connects == 0
         if cfg.socket == "session":
             if first:
-                return resume.session_query(-1 if cfg.first_resend == "all" else None), cfg.first_resend
+                mode = "none" if self.create_result is not None else str(cfg.first_resend)
+                return resume.session_query(-1 if mode == "all" else None), mode
             if cfg.strategy is resume.Strategy.SDK:
                 return resume.session_query(None), "none"
             return resume.session_query(fr.seq.after_seq), "since"
         if first:
-            return resume.events_query(cfg.first_resend), cfg.first_resend
+            mode = "none" if self.create_result is not None else str(cfg.first_resend)  # ours and new: empty
+            return resume.events_query(mode), mode
         if cfg.strategy is resume.Strategy.SDK:
             return resume.events_query("none"), "none"
         if cfg.strategy is resume.Strategy.FRONTEND:

@@ -127,8 +127,9 @@ class V1Frames:
                 turn.waiter.set()
 
     def _end_replay(self, watch: ReplayWatch, now: float) -> None:
+        status_ts = watch.status_ts
         status = watch.end_replay()
-        for turn in self.book.settle(status, now):
+        for turn in self.book.settle(status, now, status_ts):
             self._finish(turn)
         if watch.interleaved:
             self.conv.listener.on_integrity(self.conv, "interleaved", watch.interleaved)

@@ -20,8 +20,9 @@ Ordering between UUIDs is not judged (live events legitimately interleave a repl
 **Replay (`ReplayWatch`, one per connection).** The events socket subscribes before it replays and marks no
 end of the replay: live frames arrive before the snapshot and in the middle of the replay (vectors
 ``events-resume-all-interleaved-{a,b}``). A frame is *replayed* when it is a stored kind stamped before the
-connection's snapshot; live frames amid the replay are counted (``interleaved``). State frames (status updates,
-``full_state``) are held while the replay runs; once no replayed frame came for a quiet time, the owner applies
+connection's snapshot; live frames amid the replay are counted (``interleaved``). Replayed status updates and
+every ``full_state`` after the snapshot are held while the replay runs (live status updates go through: they
+are current and end nothing); once no replayed frame came for a quiet time, the owner applies
 `ReplayWatch.status` (the newest status by server timestamp) to its turns.
 
 **Session socket (`SeqIntegrity`).** ``seq`` is a gapless 0-based log position: V0's integer-id tracker
@@ -310,7 +311,8 @@ class ReplayWatch:
         self._status_ts = ""
 
     def observe(self, c: Classified, received_at: float) -> str:
-        """Route one frame: `FEED` (to the turns now) or `HOLD` (a state frame amid the replay)."""
+        """Route one frame: `FEED` (to the turns now) or `HOLD` (a replayed status update, or a ``full_state``
+        after the snapshot, while the replay runs)."""
         kind = c.kind
         state = kind is V1Kind.FULL_STATE or kind is V1Kind.EXECUTION_STATUS
         self.last_replayed = False
@@ -334,6 +336,8 @@ class ReplayWatch:
             self._live_pending += 1
         if state:
             self._note_status(c)
+            if kind is V1Kind.EXECUTION_STATUS and not self.last_replayed:
+                return FEED  # a live status update is current, and never ends a turn by itself
             return HOLD
         return FEED
 
@@ -365,6 +369,11 @@ class ReplayWatch:
     def missing_snapshot(self, now: float, wait_s: float) -> bool:
         """No ``full_state`` within `wait_s` seconds of opening: the initial snapshot is missing."""
         return self.snapshot_at is None and now - self.opened_at >= wait_s
+
+    @property
+    def status_ts(self) -> str | None:
+        """The server timestamp of `status` (None before any)."""
+        return self._status_ts if self._status is not None else None
 
     @property
     def status(self) -> str | None:

@@ -18,7 +18,9 @@ The rules (``../shared/openhands-v1.md`` §4, §7, §8):
   ``unknown`` for a status outside the enum); ``error_code`` is the ``ConversationErrorEvent`` code seen.
 - A ``ServerErrorEvent`` ``ConversationRunLimitExceeded`` (the server stored the message but did not run it)
   marks the oldest turn not in a run as ``needs_run``: not ended; the caller retries ``POST …/run`` (never
-  resending the message) and calls `TurnBook.run_retried`. Any other ``ServerErrorEvent`` (``ValidationError``,
+  resending the message) and calls `TurnBook.run_retried`. Any run of the conversation that starts after the
+  message was stored takes it in (the retry's, or one another client's message started): it clears
+  ``needs_run`` and the turn joins that run. Any other ``ServerErrorEvent`` (``ValidationError``,
   ``JSONDecodeError``: our frame was refused) ends the oldest turn without an echo as ``rejected``.
 - ``first_token_at`` (``ttft``): the first streamed delta after it joined the run; ``token_gaps_ms``: between
   consecutive deltas of one streamed reply (a stored event between them, or another ``item_id``, starts a new
@@ -97,6 +99,7 @@ class Turn:
     run_limited: int = 0
     text: str = field(default="", repr=False)
     started: bool = field(default=False, repr=False)
+    echo_ts: str | None = field(default=None, repr=False)
     last_at: float | None = field(default=None, repr=False)
     waiter: Any = field(default=None, repr=False)
 
@@ -178,6 +181,8 @@ class TurnBook:
         if turn is not None:
             turn.needs_run = True
             turn.run_limited += 1
+            if turn.waiter is not None:
+                turn.waiter.set()  # whoever waits for it retries the run
         return turn
 
     def observe(self, c: Classified, text: str | None, size: int, received_at: float) -> tuple[Turn, ...]:
@@ -195,8 +200,9 @@ class TurnBook:
             self.running = c.status == "running"
             if self.running and not was:
                 for t in self.inflight:
-                    if t.echo_at is not None and not t.needs_run:
+                    if t.echo_at is not None:  # stored before this run started: the run takes it in
                         t.started = True
+                        t.needs_run = False
         if kind is not V1Kind.UNKNOWN:
             self._last_delta_at = None  # a stored event ends a streamed reply
         inflight = self.inflight
@@ -209,7 +215,7 @@ class TurnBook:
             cur.gaps_ms.append((received_at - cur.last_at) * 1000.0)
         cur.last_at = received_at
         if kind is V1Kind.USER_MESSAGE:
-            self._echo(text, received_at)
+            self._echo(text, received_at, c.timestamp)
         elif kind is V1Kind.FULL_STATE:
             if not self.running:
                 return self._end_run(received_at, end_state_of(c.status))
@@ -264,24 +270,29 @@ class TurnBook:
                 return (t,)
         return _NONE
 
-    def _echo(self, text: str | None, received_at: float) -> None:
+    def _echo(self, text: str | None, received_at: float, ts: str | None) -> None:
         for t in self.inflight:
             if t.echo_at is None and t.text == text:
                 t.echo_at = received_at
-                if self.running and not t.needs_run:
+                t.echo_ts = ts
+                if self.running:
                     t.started = True  # sent mid-run: it joins the run
                 return
 
-    def settle(self, status: str | None, received_at: float) -> tuple[Turn, ...]:
-        """A replay went quiet: apply the latest status it left (the newest ``full_state`` or stored
-        ``execution_status``, as the caller judged). Ends the turns of a run that ended while replaying."""
+    def settle(self, status: str | None, received_at: float, status_ts: str | None = None) -> tuple[Turn, ...]:
+        """A replay went quiet: apply the newest status it left (``full_state`` or ``execution_status``, by
+        server timestamp `status_ts`). Ends the turns of a run that ended meanwhile: those that joined it, and
+        those echoed before that status was stamped (their run's status updates were replayed, not applied)."""
         if status is None:
             return _NONE
         self.running = status == "running"
-        if self.running:
-            for t in self.inflight:
-                if t.echo_at is not None and not t.needs_run:
+        for t in self.inflight:
+            if t.echo_at is not None and not t.started:
+                stored_before = t.echo_ts is not None and status_ts is not None and t.echo_ts < status_ts
+                if self.running or stored_before:
                     t.started = True
+                    t.needs_run = False
+        if self.running:
             return _NONE
         return self._end_run(received_at, end_state_of(status))
 

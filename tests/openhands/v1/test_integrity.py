@@ -124,6 +124,19 @@ def test_interleaved_b_holds_the_live_end_of_run_full_state() -> None:
     assert turn.end_state == "finished" and turn.end_at == last + 0.025
 
 
+def test_live_status_updates_go_through_during_a_replay() -> None:
+    watch = ReplayWatch(0.0, resend=True)
+
+    def state(key: str, ts: str, value: Any) -> Any:
+        return classify({"id": ts, "timestamp": ts, "kind": "ConversationStateUpdateEvent", "key": key, "value": value})
+
+    assert watch.observe(state("full_state", "2026-12-07T19:00:05", {"execution_status": "idle"}), 0.0) == FEED
+    assert watch.observe(state("execution_status", "2026-12-07T19:00:01", "running"), 0.001) == HOLD  # replayed
+    assert watch.observe(state("execution_status", "2026-12-07T19:00:06", "running"), 0.002) == FEED  # live
+    assert watch.observe(state("full_state", "2026-12-07T19:00:07", {"execution_status": "finished"}), 0.003) == HOLD
+    assert (watch.status, watch.status_ts) == ("finished", "2026-12-07T19:00:07")
+
+
 def test_missing_snapshot_and_no_resend() -> None:
     watch = ReplayWatch(1.0, resend=False)
     assert not watch.missing_snapshot(1.5, 1.0) and watch.missing_snapshot(2.0, 1.0)

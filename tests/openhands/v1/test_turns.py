@@ -129,15 +129,26 @@ def test_run_limit_waits_for_a_run_retry() -> None:
     feed(book, ev("ServerErrorEvent", source="environment", code=RUN_LIMIT, detail="Message saved, but ..."), 0.36)
     assert turn.needs_run and turn.run_limited == 1 and turn.end_state is None
     assert book.needing_run() == [turn]
-    feed(book, status("running"), 0.4)  # a run that is not the retry (another client's message) ...
-    feed(book, full("idle"), 0.5)  # ... does not end the refused turn: it was not run
-
+    feed(book, full("idle"), 0.5)  # it did not run: nothing ends
     assert turn.end_state is None
     book.run_retried(turn)
     assert book.needing_run() == []
     feed(book, status("running"), 2.0)
     assert feed(book, full("finished"), 2.5) == (turn,)
     assert turn.turn_ms == pytest.approx(2500.0) and turn.run_limited == 1
+
+
+def test_any_run_after_the_refusal_takes_the_stored_message_in() -> None:
+    # The `running` of the retried run may arrive before the answer to POST /run (or another client's message
+    # started a run): the stored message is in that run either way.
+    book = TurnBook()
+    turn = Turn(sent_at=0.0, text="x")
+    book.start(turn)
+    feed(book, user("x"), 0.01)
+    feed(book, ev("ServerErrorEvent", source="environment", code=RUN_LIMIT), 0.02)
+    feed(book, status("running"), 0.5)
+    assert not turn.needs_run and book.needing_run() == []
+    assert feed(book, full("finished"), 0.9) == (turn,)
 
 
 def test_a_refused_frame_is_rejected_with_its_code() -> None:
@@ -184,6 +195,18 @@ def test_settle_after_a_replay_ends_the_run_that_ended_meanwhile() -> None:
     assert book.settle("running", 1.0) == ()
     assert book.settle("finished", 1.2) == (turn,)
     assert turn.end_state == "finished" and turn.turn_ms == pytest.approx(1200.0)
+
+
+def test_settle_uses_the_status_timestamp_against_the_echo() -> None:
+    book = TurnBook()
+    turn = Turn(sent_at=0.0, text="x")
+    book.start(turn)
+    echo = user("x")
+    feed(book, echo, 0.01)  # its `running` and `finished` were replayed, not applied
+    older = "2026-12-07T18:00:00"  # a status stamped before the message was stored says nothing of its run
+    assert book.settle("finished", 1.0, older) == () and turn.end_state is None
+    assert book.settle("finished", 1.1, echo["timestamp"] + "1") == (turn,)
+    assert turn.end_state == "finished"
 
 
 def test_expire_and_abandon() -> None:

@@ -168,18 +168,18 @@ def test_session_socket_turn_and_resume() -> None:
 
 
 def test_streaming_ttft_and_token_gaps() -> None:
-    with V1Peer("--stream-deltas", "6", "--token-ms", "10") as p:
+    with V1Peer("--stream-deltas", "12", "--token-ms", "10") as p:
         for socket in ("events", "session"):
             conv = V1Conversation(p.config(socket=socket))
             conv.connect()
             try:
                 turn = conv.send_message("stream")
-                assert turn.end_state == "finished" and turn.deltas == 6
-                assert turn.ttft_ms is not None and turn.ttft_ms >= 10.0
+                assert turn.end_state == "finished" and turn.deltas == 12
+                assert turn.ttft_ms is not None and turn.ttft_ms >= 10.0  # the peer sleeps 10 ms before each delta
                 gaps = sorted(turn.token_gaps_ms)
-                # the peer sleeps 10 ms before each delta: 5 gaps spanning at least 50 ms (one late read can
-                # shorten the next gap, never the span)
-                assert len(gaps) == 5 and sum(gaps) >= 49.0 and gaps[2] >= 9.0
+                # Receive stamps of a loaded machine may bunch a few deltas into one read (a 0 ms gap, then a
+                # long one): the median stays at the injected 10 ms, and the span cannot be much shorter.
+                assert len(gaps) == 11 and 8.0 <= gaps[5] <= 30.0 and sum(gaps) >= 100.0
             finally:
                 conv.close()
 

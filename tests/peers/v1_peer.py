@@ -4,7 +4,7 @@ Independent of our reference server (`loadtest/server/`): written from ``../shar
 the client's tests. Usage::
 
     python tests/peers/v1_peer.py --key KEY [--event-delay-ms MS] [--socket-cap N] [--refuse-runs N]
-        [--replay-skip-every N] [--replay-repeat-every N] [--stream-deltas N] [--token-ms MS]
+        [--replay-skip-every N] [--replay-repeat-every N] [--no-snapshot] [--stream-deltas N] [--token-ms MS]
 
 Prints ``rest <port>`` (REST on a plain asyncio HTTP server: `websockets` reads no request bodies) and then
 ``listening <port>`` (the sockets). A turn is: ``running``, ``stats``, [deltas], ActionEvent, ObservationEvent,
@@ -305,7 +305,8 @@ async def _handle(ws: ServerConnection) -> None:
         return
     conv.subs[ws] = kind
     if kind == "events":
-        await _send(ws, _full_state(conv))
+        if not ARGS.no_snapshot:
+            await _send(ws, _full_state(conv))
         await _replay_events(ws, conv, query)
     else:
         after = query.get("after_seq", [None])[0]
@@ -370,6 +371,7 @@ if __name__ == "__main__":
     p.add_argument("--refuse-runs", type=int, default=0)
     p.add_argument("--replay-skip-every", type=int, default=0)
     p.add_argument("--replay-repeat-every", type=int, default=0)
+    p.add_argument("--no-snapshot", action="store_true")
     p.add_argument("--stream-deltas", type=int, default=0)
     p.add_argument("--token-ms", type=float, default=5.0)
     ARGS = p.parse_args()

@@ -103,6 +103,8 @@ class V1Conversation:
         self._closed = False
         self._lost_at: float | None = None
         self._ready: gevent.event.Event | None = None
+        secrets = wire.secret_values(cfg.agent_settings)
+        self._secrets = tuple(secrets + [cfg.session_api_key] if cfg.session_api_key else secrets)
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -121,6 +123,8 @@ class V1Conversation:
 
     def _rest(self, call: str, method: str, path: str, **kwargs: Any) -> RestResult:
         res = self.rest.request(method, path, **kwargs)
+        if res.body is not None and not isinstance(res.body, (int, float)):
+            res = res._replace(body=wire.redact(res.body, self._secrets))  # a server may echo the LLM key
         self.listener.on_rest(self, call, res)
         signal = signal_for_rest(res.status, res.body) or res.throttle
         if signal is not None:

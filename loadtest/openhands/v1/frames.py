@@ -12,7 +12,6 @@ from __future__ import annotations
 import gevent
 import gevent.event
 
-import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,7 @@ from loadtest.openhands.v1.integrity import (
 )
 from loadtest.openhands.v1.resume import sdk_rest_query
 from loadtest.openhands.v1.turns import Turn, TurnBook
+from loadtest.sio._json import loads  # orjson when installed, else the capped stdlib parser
 
 if TYPE_CHECKING:
     from loadtest.openhands.v1.conversation import V1Conversation
@@ -158,7 +158,7 @@ class V1Frames:
         if gen != self.conv._generation:
             return
         try:
-            obj = json.loads(payload) if is_text else None
+            obj = loads(payload) if is_text else None
         except ValueError:
             obj = None
         if obj is None:

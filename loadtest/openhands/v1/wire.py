@@ -27,6 +27,7 @@ __all__ = [
     "redact",
     "run_path",
     "search_path",
+    "secret_values",
     "send_body",
     "socket_path",
     "user_message",
@@ -100,6 +101,21 @@ def _redact(value: Any, known: tuple[str, ...]) -> Any:
                 value = value.replace(s, REDACTED)
         return value
     return value
+
+
+def secret_values(value: Any) -> list[str]:
+    """The non-empty strings found under secret-named keys of `value` (to redact them wherever they echo)."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and _secret_key(k) and isinstance(v, str) and v:
+                out.append(v)
+            else:
+                out.extend(secret_values(v))
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            out.extend(secret_values(v))
+    return out
 
 
 def parse_agent_settings(text: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from loadtest.openhands.v1.conversation import V1Conversation, V1Refused
 from loadtest.openhands.v1.resume import Strategy
-from loadtest.ws import HandshakeRejected
+from loadtest.ws import ConnectTimeout, HandshakeRejected
 
 from .peer import KEY, Recorder, V1Peer
 
@@ -150,6 +150,35 @@ def test_faulty_resume_gaps_and_duplicates_equal_the_injected() -> None:
         conv.close()
 
 
+def test_missing_initial_snapshot() -> None:
+    with V1Peer("--no-snapshot") as p:
+        rec = Recorder()
+        conv = V1Conversation(p.config(connect_timeout=0.5), listener=rec)
+        with pytest.raises(ConnectTimeout) as info:
+            conv.connect()
+        assert repr(info.value) == "ConnectTimeout('snapshot')" and rec.integrity == {"missing_snapshot": 1}
+        assert not conv.connected
+
+
+def test_session_replay_gaps_equal_the_injected() -> None:
+    with V1Peer("--replay-skip-every", "4") as p:
+        seed = V1Conversation(p.config())
+        seed.connect()
+        seed.send_message("history")
+        seed.send_message("more history")
+        n = len(seed.search({"limit": "100"}).body["items"])
+        seed.close()
+        rec = Recorder()
+        conv = V1Conversation(p.config(socket="session"), seed.conversation_id, listener=rec)  # after_seq=-1
+        conv.connect()
+        assert conv.frames.wait_quiet(5.0)
+        skipped = sum(1 for seq in range(n) if (seq + 1) % 4 == 0)
+        tail = 1 if n % 4 == 0 else 0  # a skipped last seq is a tail gap, found at the snapshot
+        assert rec.integrity["gap"] == skipped and conv.frames.seq.tail_gaps == tail
+        assert conv.frames.seq.after_seq == n - 1
+        conv.close()
+
+
 def test_session_socket_turn_and_resume() -> None:
     with V1Peer("--event-delay-ms", "5") as p:
         rec = Recorder()
@@ -184,7 +213,10 @@ def test_streaming_ttft_and_token_gaps() -> None:
                 conv.close()
 
 
-def test_key_never_in_reprs(peer: V1Peer) -> None:
+def test_secrets_never_in_reprs_or_rest_results(peer: V1Peer) -> None:
     conv = V1Conversation(peer.config())
-    text = repr(conv) + repr(conv.cfg) + repr(conv.rest)
+    conv.create()  # the peer echoes the agent settings, LLM key included
+    assert conv.create_result is not None
+    text = repr(conv) + repr(conv.cfg) + repr(conv.rest) + repr(conv.create_result)
     assert KEY not in text and "sk-test-secret" not in text
+    assert conv.create_result.body["agent"]["llm"]["api_key"] == "<redacted>"

@@ -28,6 +28,7 @@ from loadtest.openhands.v1.wire import (
     redact,
     run_path,
     search_path,
+    secret_values,
     send_body,
     socket_path,
 )
@@ -152,3 +153,6 @@ def test_redaction_leaves_no_key_in_repr_or_json() -> None:
     assert llm["model"] == "openai/gpt-4o"
     assert out["doc"]["response"]["body"]["agent"]["llm"]["api_key"] is None  # the server's own null stays
     assert secret_settings["agent"]["llm"]["api_key"] == "sk-live-123456"  # the input is not modified
+    found = secret_values(secret_settings)
+    assert {"sk-live-123456", "AWSSECRET", "AKIAXXXX", "AWSTOKEN", "ghp_SECRET", "pw-SECRET"} <= set(found)
+    assert "openai/gpt-4o" not in found

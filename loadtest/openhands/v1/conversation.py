@@ -104,7 +104,7 @@ class V1Conversation:
         self._lost_at: float | None = None
         self._ready: gevent.event.Event | None = None
         secrets = wire.secret_values(cfg.agent_settings)
-        self._secrets = tuple(secrets + [cfg.session_api_key] if cfg.session_api_key else secrets)
+        self._secrets = tuple([*secrets, cfg.session_api_key] if cfg.session_api_key else secrets)
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"

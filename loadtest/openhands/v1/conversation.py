@@ -13,6 +13,7 @@ from __future__ import annotations
 import gevent
 import gevent.event
 
+import contextlib
 import random
 import time
 from typing import Any
@@ -227,7 +228,8 @@ class V1Conversation:
             lambda reason, error: self._on_close(gen, reason, error),
         )
         if key is not None and cfg.key_via == "first-frame":
-            ws.send_text(wire.auth_frame(key))
+            with contextlib.suppress(OSError):  # closed at once: the wait below sees the close and names it
+                ws.send_text(wire.auth_frame(key))
         ready.wait(max(0.0, started + cfg.connect_timeout - time.perf_counter()))
         snapshot_at = self.frames.connected_at
         if snapshot_at is None:
@@ -241,8 +243,8 @@ class V1Conversation:
             raise ConnectTimeout("snapshot")
         self._lost_at = None
         self.frames.start_quiet_watch(gen, lambda: self._generation)
-        if mode == "none" and self._connects > 1:
-            self.frames.reconcile(self.search)
+        if mode == "none" and self._connects > 1 and cfg.socket == "events":
+            self.frames.reconcile(self.search)  # the SDK strategy; on the session socket it is live only
         return ConnectResult(
             duration_ms=(snapshot_at - started) * 1000.0,
             replayed_events=self.frames.replayed_before_ready,
@@ -351,16 +353,18 @@ class V1Conversation:
     # -- drop / reconnect / audit / close ------------------------------------------------------------
 
     def drop(self, abrupt: bool = True) -> None:
-        """Lose the connection on purpose: TCP reset (default) or a clean close 1000."""
+        """Lose the connection on purpose: TCP reset (default) or a clean close 1000 (reported to the listener
+        as ``client_abort`` / ``client``, as V0's client does)."""
         ws = self._ws
         if ws is None:
             return
-        self._generation += 1  # our own drop is no server disconnect
+        self._generation += 1  # the reader's late reports of this connection are ignored
         self._lost_at = time.perf_counter()
         if abrupt:
             ws.abort()
         else:
             ws.close(1000)
+        self.listener.on_disconnect(self, "client_abort" if abrupt else "client")
         self.frames.wake_all()
 
     def reconnect(self, max_attempts: int | None = None, deadline: float | None = None) -> ReconnectResult:
@@ -422,3 +426,4 @@ class V1Conversation:
         if ws is not None and not ws.closed:
             self._generation += 1
             ws.close(1000)
+            self.listener.on_disconnect(self, "client")

@@ -89,7 +89,7 @@ def test_reconnect_since_counts_the_overlap_only(peer: V1Peer) -> None:
         conv.send_message("one")
         conv.drop()
         rr = conv.reconnect()
-        assert rr.ok and rr.attempts == 1
+        assert rr.ok and rr.attempts == 1 and rec.disconnects == ["client_abort"]
         assert conv.frames.wait_quiet(5.0)
         assert rec.integrity["overlap"] == 1 and rec.integrity["duplicate"] == 0
         assert conv.send_message("two").end_state == "finished"

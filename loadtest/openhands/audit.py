@@ -2,11 +2,14 @@
 
 One `HoleAuditor` per conversation runs at most one greenlet at a time, working through a queue of
 `HoleBatch`es (the holes taken at one quiet point). Each batch costs at most ``max_pages`` REST pages of
-≤100 ids. A page that stays throttled or failing after a few quick tries is not a verdict: its holes go
-back on the queue as a new batch, due after a backoff (doubling from 1 s, capped at 30 s, never sooner
-than the server's ``Retry-After``), at most ``retry_rounds`` times. Holes still unsettled then, holes over
-the page bound, and holes still pending when the auditor stops are ``unaudited``: reported apart
-(``on_unaudited``), never as gaps, because the server never said they were missing.
+≤100 ids. A page answered with a retryable status (no answer: refused, reset, timed out; 429; 5xx) is
+asked again after a short wait (its ``Retry-After`` when given); one still failing after a few tries is not a
+verdict: its holes go back on the queue as a new batch, due after a backoff (doubling from 1 s, capped at
+30 s, never sooner than the server's ``Retry-After``), at most ``retry_rounds`` times. Holes still unsettled
+then, holes over the page bound, holes of a page refused for good (another 4xx) and holes still pending
+when the auditor stops are ``unaudited``: reported apart (``on_unaudited``), never as gaps, because the
+server never said they were missing. Every answer goes to ``on_result`` with whether it will be asked
+again: only an answer that is final counts as a failed call.
 
 All auditors of a process share a `Pacer` per rate (``audit_rate`` REST pages per second, default 4): OpenHands
 limits REST per client IP (10/s, then a 1 s sleep, then 429), so a thousand conversations reconnecting at once
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from loadtest.openhands.errors import retryable
 from loadtest.openhands.integrity import PHASE_LIVE, PHASE_REPLAY, Integrity, audit_holes
 from loadtest.openhands.rest import RestResult
 
@@ -111,6 +115,7 @@ class HoleAuditor:
         on_gaps: Callable[[int], None],
         *,
         on_unaudited: Callable[[int], None] | None = None,
+        on_result: Callable[[RestResult, bool], None] | None = None,
         max_pages: int = 20,
         retry_rounds: int = 4,
         pace: Pacer | None = None,
@@ -122,6 +127,7 @@ class HoleAuditor:
         fetch: ``(start_id, limit) -> RestResult`` of the events page.
         on_gaps: called with the number of gaps each batch added (for listeners).
         on_unaudited: called with the number of holes given up unaudited (for listeners).
+        on_result: called with every page's answer and whether that page will be asked again.
         max_pages: REST pages per batch.
         retry_rounds: times a batch's unsettled holes are queued again before they are given up.
         pace: spaces the REST calls (shared per process); None: no pacing.
@@ -132,6 +138,7 @@ class HoleAuditor:
         self._fetch = fetch
         self._on_gaps = on_gaps
         self._on_unaudited = on_unaudited
+        self._on_result = on_result
         self._max_pages = max_pages
         self._retry_rounds = retry_rounds
         self._sleep = sleep
@@ -201,9 +208,10 @@ class HoleAuditor:
         refused: list[int] = []  # a 4xx other than 429: asking again will not help
         events: list[Any] = []
         self._retry_after = None
+        last_round = batch.round >= self._retry_rounds
         for start, limit, in_window in windows:
             self._refused = False
-            got = self._page(start, limit)
+            got = self._page(start, limit, last_round)
             if got is None:
                 (refused if self._refused else retry).extend(in_window)
             else:
@@ -240,21 +248,29 @@ class HoleAuditor:
                 self._give_up(retry)
         return n_gap, n_exp
 
-    def _page(self, start: int, limit: int) -> list[Any] | None:
-        for _ in range(_TRIES):
+    def _page(self, start: int, limit: int, last_round: bool) -> list[Any] | None:
+        for attempt in range(1, _TRIES + 1):
             if self._pace is not None:
                 wait = self._pace.delay(time.perf_counter())
                 if wait > 0:
                     self._sleep(wait)
             res = self._fetch(start, limit)
             if res.ok:
+                self._result(res, False)
                 body = res.body
                 events = body.get("events") if isinstance(body, dict) else None
                 return events if isinstance(events, list) else None
             if res.retry_after is not None:
                 self._retry_after = max(self._retry_after or 0.0, res.retry_after)
-            if res.status not in (0, 429) and res.status < 500:
+            if not retryable(res.status):
+                self._result(res, False)
                 self._refused = True
                 return None
-            self._sleep(min(res.retry_after if res.retry_after is not None else 0.5, _RETRY_CAP_S))
+            self._result(res, not (last_round and attempt == _TRIES))
+            if attempt < _TRIES:
+                self._sleep(min(res.retry_after if res.retry_after is not None else 0.5, _RETRY_CAP_S))
         return None
+
+    def _result(self, res: RestResult, retried: bool) -> None:
+        if self._on_result is not None:
+            self._on_result(res, retried)

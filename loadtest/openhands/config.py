@@ -1,16 +1,17 @@
 """Conversation settings and result records (pure: no I/O).
 
 `ConversationConfig` is frozen and validated; the session API key never shows in its repr. `backoff_delay`
-is the reconnect schedule: full-jitter exponential backoff that never undercuts a server's ``Retry-After``.
+(the reconnect schedule, from `loadtest.openhands.pacing`) is re-exported here.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from loadtest.openhands.pacing import backoff_delay
 
 __all__ = [
     "KEY_VIA",
@@ -45,7 +46,8 @@ class ConversationConfig:
         turn_timeout: seconds a turn may take before its end state is ``timeout``.
         audit_holes: ask the server (REST) about id holes, so that withheld ids are not counted as gaps.
         socketio_path: the Socket.IO path on the server.
-        backoff_initial: first reconnect backoff ceiling, seconds (doubles per attempt, full jitter).
+        backoff_initial: first reconnect backoff ceiling, seconds (doubles per failed attempt; each wait is
+            uniform in [ceiling/2, ceiling] and at least 0.5 s; see `loadtest.openhands.pacing`).
         backoff_max: backoff ceiling cap, seconds.
         reconnect_max_attempts: default attempt bound of `Conversation.reconnect`.
         reconnect_deadline: default time bound of `Conversation.reconnect`, seconds.
@@ -73,7 +75,7 @@ class ConversationConfig:
     turn_timeout: float = 120.0
     audit_holes: bool = True
     socketio_path: str = "socket.io"
-    backoff_initial: float = 0.5
+    backoff_initial: float = 1.0
     backoff_max: float = 8.0
     reconnect_max_attempts: int = 10
     reconnect_deadline: float = 60.0
@@ -186,6 +188,8 @@ class ReconnectResult:
             else the first new live event (None if it did not come within ``resync_timeout``).
         replayed_events: events replayed by the successful attempt.
         error: the last attempt's exception when not ok (stable repr, no secrets).
+        cause: the last attempt's failure in words a user can act on (``connect refused (127.0.0.1:9)``),
+            None when ok.
     """
 
     ok: bool
@@ -194,15 +198,4 @@ class ReconnectResult:
     resync_ms: float | None
     replayed_events: int = 0
     error: Any = None
-
-
-def backoff_delay(attempt: int, initial: float, cap: float, retry_after: float | None, rng: random.Random) -> float:
-    """Seconds to wait before retry number `attempt` (1 = first retry).
-
-    Full jitter: uniform in [0, min(cap, initial * 2**(attempt-1))], but never less than `retry_after`.
-    """
-    ceiling = min(cap, initial * (2.0 ** min(attempt - 1, 30)))
-    delay = rng.uniform(0.0, ceiling)
-    if retry_after is not None and retry_after > delay:
-        return float(retry_after)
-    return delay
+    cause: str | None = None

@@ -3,7 +3,8 @@
 Create over REST or join by id; connect with the query the OpenHands frontend sends (``latest_event_id`` =
 the maximum id seen, ``conversation_id``, ``providers_set``, ``session_api_key``); classify and count every
 ``oh_event``; track ids (`Integrity`), audit holes over REST (`HoleAuditor`); time turns from the transport's
-receive stamps (`TurnBook`); reconnect with full-jitter backoff that honours ``Retry-After``.
+receive stamps (`TurnBook`); reconnect (`loadtest.openhands.reconnect`). Every connection it opens, REST or
+WebSocket, takes a slot from its `ConnectPacer` first (at most 2 per second, connects after a backoff).
 
 Everything per event happens in the connection's single reader greenlet (`_on_event`): a classification,
 a few integer operations, listener calls. No lock is needed: gevent switches only on I/O.
@@ -21,18 +22,22 @@ import random
 import time
 from typing import Any
 
-from loadtest.openhands.audit import HoleAuditor, HoleBatch, pacer
-from loadtest.openhands.config import ConnectResult, ConversationConfig, ReadyResult, ReconnectResult, backoff_delay
+from loadtest.openhands.audit import HoleAuditor
+from loadtest.openhands.config import ConnectResult, ConversationConfig, ReadyResult, ReconnectResult
 from loadtest.openhands.deadlines import DEADLINES
+from loadtest.openhands.errors import ConversationError, describe_sio, retryable, target_of
 from loadtest.openhands.events import EventKind, classify
 from loadtest.openhands.frontend import connect_query, message_action
+from loadtest.openhands.holes import settle
 from loadtest.openhands.integrity import DUPLICATE, NEW, OUT_OF_ORDER, PHASE_LIVE, PHASE_REPLAY, RESET, Integrity
 from loadtest.openhands.listener import ConversationListener, IntegrityKind
+from loadtest.openhands.pacing import ConnectPacer
 from loadtest.openhands.readiness import poll_ready
+from loadtest.openhands.reconnect import reconnect
 from loadtest.openhands.rest import RestClient, RestResult
 from loadtest.openhands.turns import Turn, TurnBook
 from loadtest.sio import SocketIOClient
-from loadtest.sio.errors import ConnectRefused, HandshakeRejected, SioError
+from loadtest.sio.errors import ConnectRefused, Disconnected, HandshakeRejected, SioError
 
 __all__ = ["Conversation", "ConversationError"]
 
@@ -41,20 +46,10 @@ log = logging.getLogger("loadtest.openhands")
 TOO_MANY_CONVERSATIONS = "AGENT_ERROR$TOO_MANY_CONVERSATIONS"
 SETTINGS_NOT_FOUND = "CONFIGURATION$SETTINGS_NOT_FOUND"
 _NULL_LISTENER = ConversationListener()
+_OWN_DISCONNECTS = frozenset({"client", "client_abort"})  # drop() and disconnect(): not the server's doing
 # One generator for every conversation's backoff jitter: a Random holds ~2.5 KB of state, and 10,000
 # conversations must stay small. Jitter needs no independence between conversations.
 _JITTER = random.Random()
-
-
-class ConversationError(Exception):
-    """Creating the conversation over REST failed; carries the `RestResult` (no secrets in it)."""
-
-    def __init__(self, result: RestResult) -> None:
-        self.result = result
-        super().__init__(f"create conversation failed: HTTP {result.status}")
-
-    def __repr__(self) -> str:
-        return f"ConversationError(status={self.result.status})"
 
 
 class Conversation:
@@ -88,14 +83,17 @@ class Conversation:
         self.cfg = cfg
         self.conversation_id = conversation_id
         self.listener = listener or _NULL_LISTENER
-        self.rest = rest or RestClient(
+        self._rng = rng or _JITTER
+        self.pacer = ConnectPacer(cfg.backoff_initial, cfg.backoff_max, self._rng)
+        shared = rest or RestClient(
             cfg.base_url, cfg.session_api_key, delayed_ms=cfg.http_delayed_ms, source_address=cfg.source_address
         )
+        self.rest = shared.paced(self._rest_slot)
         self.integrity = Integrity()
         self.integrity.max_id = max(-1, latest_event_id)
         self.create_result: RestResult | None = None
         self.last_disconnect_reason: str | None = None
-        self._rng = rng or _JITTER
+        self.last_cause: str | None = None
         self._turns = TurnBook()
         self._client: SocketIOClient | None = None
         self._replaying = False
@@ -144,12 +142,15 @@ class Conversation:
         Raises:
             ConversationError: the server did not create it.
         """
+        self._slot(connect=True)
         res = self.rest.create_conversation(initial_user_msg, **fields)
         self._rest_done("create", res)
         self.create_result = res
         body = res.body
         cid = body.get("conversation_id") if isinstance(body, dict) else None
         if not res.ok or not isinstance(cid, str):
+            self.pacer.failed(time.perf_counter(), res.retry_after)
+            self.last_cause = res.cause or "the create answer had no conversation_id"
             raise ConversationError(res)
         self.conversation_id = cid
         return res
@@ -174,7 +175,7 @@ class Conversation:
             raise RuntimeError("wait_ready needs a conversation id: create() or join one first")
         return poll_ready(
             lambda: self.rest.get_conversation(cid),
-            lambda res: self._rest_done("ready", res),
+            self._ready_poll_done,
             timeout if timeout is not None else self.cfg.ready_timeout,
             self.cfg.ready_poll,
             sleep=gevent.sleep,
@@ -220,6 +221,7 @@ class Conversation:
         old = self._client
         if old is not None and old.connected:
             raise RuntimeError("Conversation is already connected")
+        self._slot(connect=True)
         query, headers, cookies = connect_query(self.cfg, str(self.conversation_id), self.integrity.max_id)
         self._generation += 1
         generation = self._generation
@@ -242,17 +244,22 @@ class Conversation:
                 socketio_path=self.cfg.socketio_path,
                 source_address=self.cfg.source_address,
             )
-        except HandshakeRejected as exc:
-            if exc.retry_after is not None:
-                self._not_before = time.perf_counter() + exc.retry_after
-            if exc.status == 429:
-                self._signal("handshake_429")
-            raise
-        except ConnectRefused:
-            self._signal("connect_refused")
+        except SioError as exc:
+            retry_after = exc.retry_after if isinstance(exc, HandshakeRejected) else None
+            self.pacer.failed(time.perf_counter(), retry_after)
+            self.last_cause = describe_sio(exc, target_of(self.cfg.base_url), self.cfg.connect_timeout)
+            if isinstance(exc, HandshakeRejected):
+                if retry_after is not None:
+                    self._not_before = time.perf_counter() + retry_after
+                if exc.status == 429:
+                    self._signal("handshake_429")
+            elif isinstance(exc, ConnectRefused):
+                self._signal("connect_refused")
             raise
         finally:
             self._replaying = False
+        self.pacer.connected(info.connected_at)
+        self.last_cause = None
         self._lost_at = None
         self._settle(PHASE_REPLAY)
         return ConnectResult(
@@ -326,8 +333,10 @@ class Conversation:
             self._signal("server_disconnect")
         if generation != self._generation:
             return  # a late report from a previous connection
+        now = time.perf_counter()
+        self.pacer.lost(now, own=reason in _OWN_DISCONNECTS)
         if self._lost_at is None:
-            self._lost_at = time.perf_counter()
+            self._lost_at = now
         self.last_disconnect_reason = reason
         self._settle(PHASE_REPLAY if self._replaying else PHASE_LIVE)
         for turn in self._turns.inflight:
@@ -337,40 +346,7 @@ class Conversation:
     # -- holes -------------------------------------------------------------------------------------
 
     def _settle(self, phase: str) -> None:
-        integ = self.integrity
-        self._settled_to = integ.max_id
-        if integ.overflow:
-            self._gaps(integ.take_overflow())
-        holes = integ.take_holes()
-        if not holes:
-            return
-        if self.cfg.audit_holes and self.conversation_id is not None:
-            state_seen = self._replay_state_seen if phase == PHASE_REPLAY else True
-            auditor = self._auditor
-            if auditor is None:
-                cfg = self.cfg
-                auditor = self._auditor = HoleAuditor(
-                    integ,
-                    self._fetch_events,
-                    self._gaps,
-                    on_unaudited=lambda n: self.listener.on_integrity(self, "unaudited", n),
-                    max_pages=cfg.audit_max_pages,
-                    pace=pacer(cfg.audit_rate),
-                )
-            auditor.submit(HoleBatch(holes, phase, state_seen))
-        else:
-            n, _ = integ.resolve((), holes)
-            integ.unaudited += n
-            self._gaps(n)
-
-    def _gaps(self, n: int) -> None:
-        if n:
-            self.listener.on_integrity(self, "gap", n)
-
-    def _fetch_events(self, start_id: int, limit: int) -> RestResult:
-        res = self.rest.events(str(self.conversation_id), start_id=start_id, limit=limit)
-        self._rest_done("events", res)
-        return res
+        settle(self, phase)
 
     def settle(self, timeout: float = 30.0) -> bool:
         """Audit (or count) the holes open now and wait for every audit to finish; False on timeout."""
@@ -382,10 +358,38 @@ class Conversation:
     def _signal(self, name: str) -> None:
         self.listener.on_signal(self, name)
 
+    # -- pacing ------------------------------------------------------------------------------------
+
+    def _slot(self, connect: bool) -> None:
+        """Wait until this conversation may open a connection (the window; `connect`: the backoff too)."""
+        pacer = self.pacer
+        while True:
+            now = time.perf_counter()
+            wait = pacer.delay(now, connect)
+            if wait <= 0:
+                pacer.take(now)  # no yield between the check and the take: greenlets cannot both pass
+                return
+            gevent.sleep(wait)
+
+    def _rest_slot(self) -> None:
+        self._slot(connect=False)
+
     def _rest_done(self, call: str, res: RestResult) -> None:
         self.listener.on_rest(self, call, res)
         if res.throttle is not None:
             self._signal(res.throttle)
+
+    def _rest_retried(self, call: str, res: RestResult) -> None:
+        """A failed call that will be asked again: its throttle signal, never a failed call."""
+        self.listener.on_rest_retried(self, call, res)
+        if res.throttle is not None:
+            self._signal(res.throttle)
+
+    def _ready_poll_done(self, res: RestResult) -> None:
+        if res.ok or not retryable(res.status):
+            self._rest_done("ready", res)
+        else:  # the poll is retried until ready_timeout; a timeout is reported as the wait's outcome
+            self._rest_retried("ready", res)
 
     # -- turns -------------------------------------------------------------------------------------
 
@@ -405,8 +409,6 @@ class Conversation:
         """
         client = self._client
         if client is None:
-            from loadtest.sio.errors import Disconnected
-
             raise Disconnected("not_connected")
         now = time.perf_counter()
         for expired in self._turns.expire(now, self.cfg.turn_timeout):
@@ -463,63 +465,13 @@ class Conversation:
             client.disconnect()
 
     def reconnect(self, max_attempts: int | None = None, deadline: float | None = None) -> ReconnectResult:
-        """Connect again with ``latest_event_id`` = the maximum id seen, with backoff.
-
-        The first attempt is immediate (unless an earlier refused handshake's ``Retry-After`` has not passed);
-        each retry waits a full-jitter exponential backoff (``backoff_initial`` doubling to ``backoff_max``),
-        never less than the last refused handshake's ``Retry-After``.
+        """Connect again with ``latest_event_id`` = the maximum id seen, paced (`loadtest.openhands.reconnect`).
 
         Args:
             max_attempts: attempts at most (default ``cfg.reconnect_max_attempts``).
             deadline: seconds at most, waits included (default ``cfg.reconnect_deadline``).
         """
-        cfg = self.cfg
-        if self.connected:
-            self.drop(abrupt=False)
-        lost_at = self._lost_at if self._lost_at is not None else time.perf_counter()
-        attempts_max = max_attempts if max_attempts is not None else cfg.reconnect_max_attempts
-        end = time.perf_counter() + (deadline if deadline is not None else cfg.reconnect_deadline)
-        attempts = 0
-        error: BaseException | None = None
-        while attempts < attempts_max:
-            hold = self._not_before - time.perf_counter()
-            if hold > 0:  # a previous refusal's Retry-After, even from a connect() outside this loop
-                if time.perf_counter() + hold > end:
-                    break
-                gevent.sleep(hold)
-            attempts += 1
-            self._resync_from = lost_at
-            self._resync_at = None
-            if self._live is None:
-                self._live = gevent.event.Event()
-            self._live.clear()
-            try:
-                cr = self.connect()
-            except (SioError, ConversationError) as exc:
-                error = exc
-                self._lost_at = lost_at
-                retry_after = exc.retry_after if isinstance(exc, HandshakeRejected) else None
-                pause = backoff_delay(attempts, cfg.backoff_initial, cfg.backoff_max, retry_after, self._rng)
-                if attempts >= attempts_max or time.perf_counter() + pause > end:
-                    break
-                gevent.sleep(pause)
-                continue
-            recovery_ms = (cr.connected_at - lost_at) * 1000.0
-            resync_ms = self._resync(cr, lost_at, end)
-            return ReconnectResult(True, attempts, recovery_ms, resync_ms, cr.replayed_events)
-        self._resync_from = None
-        return ReconnectResult(False, attempts, None, None, 0, error)
-
-    def _resync(self, cr: ConnectResult, lost_at: float, end: float) -> float | None:
-        try:
-            if not self._turns.inflight:
-                return (cr.connected_at - lost_at) * 1000.0
-            if self._resync_at is None and self._live is not None:
-                self._live.wait(max(0.0, min(self.cfg.resync_timeout, end - time.perf_counter())))
-            at = self._resync_at
-            return None if at is None else (at - lost_at) * 1000.0
-        finally:
-            self._resync_from = None
+        return reconnect(self, max_attempts, deadline)
 
     def close(self) -> None:
         """Disconnect cleanly and stop the hole audit (holes not yet audited stay pending)."""

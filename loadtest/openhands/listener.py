@@ -57,4 +57,14 @@ class ConversationListener:
         """A turn ended (end state seen or timed out); for turns sent with ``wait=False``."""
 
     def on_rest(self, conv: Conversation, call: str, result: RestResult) -> None:
-        """A REST call made by the conversation (``create``, ``events``, ``settings``) and its result."""
+        """A REST call made by the conversation (``create``, ``ready``, ``events``, ``settings``) and its result.
+
+        A call that is retried (``ready`` polls, hole-audit ``events`` pages) comes here once: its answer when it
+        succeeded or failed for good (a status that asking again will not mend, or the retries ran out).
+        """
+
+    def on_rest_retried(self, conv: Conversation, call: str, result: RestResult) -> None:
+        """A REST answer worth retrying (no answer, 429, 5xx) that will be asked again, later and paced.
+
+        Not a failure: its throttle signal (``http_429``), if any, is sent to `on_signal` as well.
+        """

@@ -11,15 +11,17 @@ in the ``X-Session-API-Key`` header and never appears in a repr or a result.
 
 from __future__ import annotations
 
-import email.utils
 import http.cookiejar
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import requests
 import requests.adapters
 
 from loadtest.openhands import looplag
+from loadtest.openhands.errors import describe_exception, describe_status, target_of
+from loadtest.sio.upgrade import parse_retry_after
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -87,22 +89,6 @@ def shared_session(source_address: str | None = None) -> requests.Session:
     return session
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: delta-seconds or an HTTP date; None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
 class RestResult(NamedTuple):
     """One REST call.
 
@@ -116,6 +102,8 @@ class RestResult(NamedTuple):
         ok: 2xx.
         slow_generator: at least ``delayed_ms`` slow, but this process's loop lag across the call accounts for
             the delay (`classify_answer`): not a throttle signal.
+        cause: for a failed call, what happened in words a user can act on (stable: a route template, no
+            ids), e.g. ``connect refused (127.0.0.1:9)`` or ``HTTP 404 on POST /api/conversations (...)``.
     """
 
     status: int
@@ -125,6 +113,7 @@ class RestResult(NamedTuple):
     throttle: str | None
     ok: bool
     slow_generator: bool = False
+    cause: str | None = None
 
 
 SLOW_GENERATOR = "slow_generator"
@@ -182,6 +171,18 @@ class RestClient:
         self._headers = _HEADERS
         if session_api_key is not None:
             self._headers = {**_HEADERS, "X-Session-API-Key": session_api_key}
+        self._target = target_of(self.base_url)
+        self._gate: Callable[[], object] | None = None
+
+    def paced(self, gate: Callable[[], object]) -> RestClient:
+        """A copy of this client (same pool, key and settings) that calls `gate` before every request.
+
+        A `Conversation` passes its connection pacer here: every request may open a TCP connection.
+        """
+        copy = object.__new__(RestClient)
+        copy.__dict__.update(self.__dict__)
+        copy._gate = gate
+        return copy
 
     def __repr__(self) -> str:
         key = "<redacted>" if "X-Session-API-Key" in self._headers else "None"
@@ -214,11 +215,11 @@ class RestClient:
 
     def get_conversation(self, conversation_id: str) -> RestResult:
         """``GET /api/conversations/{id}`` (body: ConversationInfo or null)."""
-        return self.request("GET", f"/api/conversations/{conversation_id}")
+        return self.request("GET", f"/api/conversations/{conversation_id}", route="/api/conversations/{id}")
 
     def delete_conversation(self, conversation_id: str) -> RestResult:
         """``DELETE /api/conversations/{id}``."""
-        return self.request("DELETE", f"/api/conversations/{conversation_id}")
+        return self.request("DELETE", f"/api/conversations/{conversation_id}", route="/api/conversations/{id}")
 
     def events(
         self, conversation_id: str, start_id: int = 0, limit: int = 100, end_id: int | None = None
@@ -235,7 +236,8 @@ class RestClient:
         params: dict[str, Any] = {"start_id": start_id, "limit": limit}
         if end_id is not None:
             params["end_id"] = end_id
-        return self.request("GET", f"/api/conversations/{conversation_id}/events", params=params)
+        route = "/api/conversations/{id}/events"
+        return self.request("GET", f"/api/conversations/{conversation_id}/events", route=route, params=params)
 
     def health(self) -> RestResult:
         """``GET /health``."""
@@ -251,8 +253,14 @@ class RestClient:
 
     # -- the one I/O path ------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, **kwargs: Any) -> RestResult:
-        """One request, timed and classified; never raises for HTTP or connection failures."""
+    def request(self, method: str, path: str, *, route: str | None = None, **kwargs: Any) -> RestResult:
+        """One request, timed and classified; never raises for HTTP or connection failures.
+
+        Args:
+            route: `path` with its ids replaced (``/api/conversations/{id}``), for the failure's cause.
+        """
+        if self._gate is not None:
+            self._gate()
         url = self.base_url + path
         lag_before = looplag.lag_s()
         start = time.perf_counter()
@@ -261,7 +269,8 @@ class RestClient:
             content = resp.content
         except requests.RequestException as exc:
             elapsed = (time.perf_counter() - start) * 1000.0
-            return RestResult(0, elapsed, type(exc).__name__, None, None, False)
+            failed = describe_exception(exc, self._target, self.timeout)
+            return RestResult(0, elapsed, type(exc).__name__, None, None, False, cause=failed)
         elapsed = (time.perf_counter() - start) * 1000.0
         status = resp.status_code
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
@@ -271,7 +280,8 @@ class RestClient:
         kind = classify_answer(status, elapsed, self.delayed_ms, lag_ms)
         slow = kind == SLOW_GENERATOR
         throttle = None if slow else kind
-        return RestResult(status, elapsed, _decode_body(resp, content), retry_after, throttle, ok, slow)
+        cause = None if ok else describe_status(status, method, route or path)
+        return RestResult(status, elapsed, _decode_body(resp, content), retry_after, throttle, ok, slow, cause)
 
 
 def _decode_body(resp: requests.Response, content: bytes) -> Any:

@@ -129,3 +129,37 @@ def test_audit_pages_are_paced() -> None:
     a = HoleAuditor(t, srv.fetch, lambda n: None, pace=Pacer(1000.0), sleep=slept.append)
     a.audit(HoleBatch(t.take_holes(), PHASE_REPLAY))
     assert len(srv.calls) == 3 and len(slept) >= 1 and all(0 < s <= 0.002 for s in slept)
+
+
+def test_only_a_final_answer_counts_as_a_failed_call() -> None:
+    """A reset connection (no answer) or a 429 that will be asked again is reported as retried; the answer
+    that settles the page (its success, a 4xx, or the last try of the last round) is the one that counts."""
+    down = RestResult(0, 1.0, "ConnectionError", None, None, False, cause="connection reset (127.0.0.1:3000)")
+    throttled = RestResult(429, 1.0, {"message": "Too many requests"}, 1.0, "http_429", False)
+    seen: list[tuple[int, bool]] = []
+
+    def on_result(res: RestResult, retried: bool) -> None:
+        seen.append((res.status, retried))
+
+    t = tracker_with_holes([5], 10)
+    srv = Server(stored(20), fail=[down, throttled])
+    HoleAuditor(t, srv.fetch, lambda n: None, on_result=on_result, sleep=lambda s: None).audit(
+        HoleBatch(t.take_holes(), PHASE_REPLAY)
+    )
+    assert seen == [(0, True), (429, True), (200, False)] and t.unaudited == 0
+    # every try of every round failing: only the very last answer is final; the holes stay unaudited
+    seen.clear()
+    t2 = tracker_with_holes([5], 10)
+    srv2 = Server(stored(20), fail=[down] * 6)
+    a = HoleAuditor(t2, srv2.fetch, lambda n: None, on_result=on_result, retry_rounds=1,
+                    sleep=lambda s: None, clock=lambda: 0.0)  # fmt: skip
+    a.audit(HoleBatch(t2.take_holes(), PHASE_REPLAY))
+    assert a.wait(5) and seen == [(0, True)] * 5 + [(0, False)] and t2.unaudited == 1
+    # a 4xx is final at once
+    seen.clear()
+    t3 = tracker_with_holes([5], 10)
+    srv3 = Server(stored(20), fail=[RestResult(404, 1.0, None, None, None, False)])
+    HoleAuditor(t3, srv3.fetch, lambda n: None, on_result=on_result, sleep=lambda s: None).audit(
+        HoleBatch(t3.take_holes(), PHASE_REPLAY)
+    )
+    assert seen == [(404, False)]

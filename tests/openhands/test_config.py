@@ -40,13 +40,14 @@ def test_bad_url() -> None:
         ConversationConfig("127.0.0.1:3000")
 
 
-def test_backoff_full_jitter_bounds() -> None:
+def test_backoff_grows_from_half_a_second_to_the_cap() -> None:
     rng = random.Random(1)
     for attempt in range(1, 12):
-        ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
+        ceiling = max(0.5, min(8.0, 0.5 * 2 ** (attempt - 1)))
         samples = [backoff_delay(attempt, 0.5, 8.0, None, rng) for _ in range(200)]
-        assert all(0.0 <= s <= ceiling for s in samples)
-        assert max(samples) > ceiling * 0.8  # jitter spreads over the whole window
+        assert all(max(0.5, ceiling / 2) <= s <= ceiling for s in samples)
+        if ceiling > 0.5:
+            assert max(samples) > ceiling * 0.9 and min(samples) < ceiling * 0.6  # randomized over the window
 
 
 def test_backoff_never_before_retry_after() -> None:

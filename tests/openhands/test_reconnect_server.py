@@ -57,6 +57,7 @@ def test_drop_and_reconnect_mid_turn() -> None:
         conv = Conversation(ConversationConfig(srv.url), listener=rec)
         conv.connect()
         assert conv.send_message("first", timeout=30).end_state == "awaiting_user_input"
+        gevent.sleep(1.1)  # past the pacing window of the create and the connect: the reconnect may start at once
         turn = conv.send_message("interrupted", wait=False)
         assert wait_until(lambda: turn.echo_at is not None, timeout=10)
         conv.drop(abrupt=True)

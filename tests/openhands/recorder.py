@@ -16,6 +16,7 @@ class Recorder(ConversationListener):
         self.disconnects: list[str] = []
         self.turns: list[Turn] = []
         self.rest: list[tuple[str, RestResult]] = []
+        self.rest_retried: list[tuple[str, RestResult]] = []
         self.payloads_seen: list[Any] = []
 
     def on_event(self, conv: Conversation, kind: EventKind, size: int, received_at: float) -> None:
@@ -35,3 +36,6 @@ class Recorder(ConversationListener):
 
     def on_rest(self, conv: Conversation, call: str, result: RestResult) -> None:
         self.rest.append((call, result))
+
+    def on_rest_retried(self, conv: Conversation, call: str, result: RestResult) -> None:
+        self.rest_retried.append((call, result))

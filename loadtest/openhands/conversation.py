@@ -142,7 +142,8 @@ class Conversation:
         Raises:
             ConversationError: the server did not create it.
         """
-        self._slot(connect=True)
+        while (hold := self.pacer.retry_in(time.perf_counter())) > 0:  # the backoff; each request takes its slot
+            gevent.sleep(hold)
         res = self.rest.create_conversation(initial_user_msg, **fields)
         self._rest_done("create", res)
         self.create_result = res

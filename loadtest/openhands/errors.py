@@ -21,7 +21,8 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from loadtest.errors import LoadtestError
-from loadtest.sio.errors import ConnectRefused, ConnectTimeout, Disconnected, HandshakeRejected, TransportError
+from loadtest.sio.errors import ConnectRefused, Disconnected
+from loadtest.ws.errors import ConnectTimeout, HandshakeRejected, TransportError  # the sio ones subclass these
 
 if TYPE_CHECKING:
     from loadtest.openhands.rest import RestResult
@@ -109,7 +110,7 @@ def describe_exception(exc: BaseException, target: str, timeout: float) -> str:
 
 
 def describe_sio(exc: BaseException, target: str, timeout: float) -> str:
-    """The cause of a failed WebSocket connect (our Socket.IO client's errors)."""
+    """The cause of a failed WebSocket connect (our Socket.IO and WebSocket clients' errors)."""
     if isinstance(exc, HandshakeRejected):
         return describe_status(exc.status, "the WebSocket", "upgrade")
     if isinstance(exc, ConnectTimeout):

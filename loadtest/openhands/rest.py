@@ -21,7 +21,7 @@ import requests.adapters
 
 from loadtest.openhands import looplag
 from loadtest.openhands.errors import describe_exception, describe_status, target_of
-from loadtest.sio.upgrade import parse_retry_after
+from loadtest.ws.upgrade import parse_retry_after
 
 __all__ = [
     "DEFAULT_SETTINGS",

@@ -36,10 +36,10 @@ from loadtest.harness.failures import (
 )
 from loadtest.harness.health import BottleneckWarning, HealthProbe
 from loadtest.harness.locuststats import BatchedRows
-from loadtest.harness.timeline import Slice
 from loadtest.openhands import ConnectResult, Conversation, ConversationListener, EventKind, ReconnectResult, RestResult
 from loadtest.openhands import Turn as TurnRecord
 from loadtest.openhands.listener import SIGNALS
+from loadtest.timeline import Second as Slice
 
 __all__ = ["GOOD_END_STATES", "REQUEST_TYPE", "THROTTLE_SIGNALS", "GaugeSource", "MetricsListener", "Recorder"]
 

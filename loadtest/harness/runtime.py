@@ -33,9 +33,11 @@ from loadtest.harness.metrics import REQUEST_TYPE, Recorder
 from loadtest.harness.options import OptionError, Settings, add_options
 from loadtest.harness.pacing import PhaseAllocator
 from loadtest.harness.runlog import RunLog
-from loadtest.harness.slo import BreachTracker, SloResult, evaluate
-from loadtest.harness.timeline import Assembler, Slice, line_from_slice, window
+from loadtest.harness.slo import BreachTracker, Slo, SloResult, evaluate, slos_in_force
+from loadtest.harness.timeline import Assembler
 from loadtest.harness.webui import install_web_ui
+from loadtest.timeline import Second, to_line, window
+from loadtest.verdict import Verdict, decide
 
 __all__ = ["EXIT_SLO", "PACE_MESSAGE", "Runtime", "install", "runtime_for"]
 
@@ -80,8 +82,11 @@ class Runtime:
         self.assembler: Assembler | None = None
         self.runlog: RunLog | None = None
         self.start_second = 0
-        self.history: deque[Slice] = deque(maxlen=HISTORY)
-        self.total = Slice(0)
+        self.history: deque[Second] = deque(maxlen=HISTORY)
+        self.seconds: list[Second] = []  # every written second, in order (SLOs such as outage_s need them)
+        self.total = Second(0)
+        self.slos: tuple[Slo, ...] = ()
+        self.slo_source = "default"
         self.steps: list[dict[str, Any]] = []
         self.offered_rate: float | None = None  # a shape's total offered rate for paced users
         self.offered_users: int | None = None
@@ -161,7 +166,10 @@ class Runtime:
         self.start_second = int(time.time())
         self.assembler = Assembler(self.start_second)
         self.history.clear()
-        self.total = Slice(0)
+        self.seconds = []
+        self.total = Second(0)
+        self.slos, self.slo_source = self.slos_in_force()
+        self.runlog.run["slo_source"] = self.slo_source
         self.steps = []
         self.lost_workers = set()
         self.aborted = False
@@ -265,7 +273,7 @@ class Runtime:
     def on_slices(self, client_id: str, payload: dict[str, Any] | None) -> None:
         if payload is None or self.assembler is None:
             return
-        slices = [Slice.from_wire(s) for s in payload.get("slices", [])]
+        slices = [Second.from_wire(s) for s in payload.get("slices", [])]
         self.assembler.add(client_id, slices, int(payload["closed_through"]), final=bool(payload.get("final")))
 
     def _writer_loop(self) -> None:
@@ -278,15 +286,17 @@ class Runtime:
             self._broadcast_pace()
             self._check_abort()
 
-    def _write(self, slices: list[Slice]) -> None:
+    def _write(self, slices: list[Second]) -> None:
         if self.runlog is None:
             return
         workers = len(getattr(self.runner, "clients", {}) or {}) or 1
         lost = self._note_lost_workers()
         for s in slices:
-            t = s.second - self.start_second
-            self.runlog.append(line_from_slice(s, t=t, step=self.step_at(t), workers=workers, lost_workers=lost))
+            s.t = t = s.second - self.start_second
+            s.step = self.step_at(t)
+            self.runlog.append(to_line(s, t=t, step=s.step, workers=workers, lost_workers=lost))
             self.history.append(s)
+            self.seconds.append(s)
             self.total.merge(s)
 
     def _note_lost_workers(self) -> int:
@@ -339,7 +349,7 @@ class Runtime:
         """The last run second (``t``) written to the timeline."""
         return (self.assembler.next - 1 - self.start_second) if self.assembler else -1
 
-    def window(self, start_t: float, end_t: float) -> Slice | None:
+    def window(self, start_t: float, end_t: float) -> Second | None:
         """Merged data of run seconds [start_t, end_t), or None while they are not all written."""
         if self.complete_through() < int(end_t) - 1:
             return None
@@ -367,13 +377,24 @@ class Runtime:
 
     # -- SLOs --------------------------------------------------------------------------------------
 
+    def slos_in_force(self) -> tuple[tuple[Slo, ...], str]:
+        """The run's objectives: ``--slo``, else the defaults; ``--slo none`` turns them off."""
+        if self.settings is not None and self.settings.slos:
+            return self.settings.slos, "given"
+        opts = self.environment.parsed_options
+        return slos_in_force(getattr(opts, "slo", None) if opts is not None else None)
+
+    def slo_results(self) -> list[SloResult]:
+        """Every objective over the run's seconds so far (the measure the report uses too)."""
+        return evaluate(self.slos, self.seconds, merged=self.total)
+
     def _check_abort(self) -> None:
         if self.tracker is None or self.settings is None or self.aborted:
             return
         seconds = list(self.history)[-int(self.settings.slo_window) :]
         if not seconds:
             return
-        results = evaluate(self.settings.slos, window(seconds))
+        results = evaluate(self.slos, seconds)
         if self.tracker.update(time.time(), results):
             self.aborted = True
             breached = "; ".join(r.describe() for r in results if not r.ok)
@@ -401,21 +422,45 @@ class Runtime:
             record()
         if self.steps:
             self.steps[-1]["end_t"] = self.steps[-1]["end_t"] or max(self.complete_through() + 1, 0)
-        results: list[SloResult] = evaluate(self.settings.slos, self.total)
-        breach = any(not r.ok for r in results)
+        results = self.slo_results()
         for r in results:
             (logger.error if not r.ok else logger.info)("SLO %s", r.describe())
-        if breach:
-            self.environment.process_exit_code = EXIT_SLO
+        verdict = self._verdict(results)
+        if verdict.verdict != "pass":
+            self.environment.process_exit_code = verdict.exit_code
+        (logger.info if verdict.verdict == "pass" else logger.error)(
+            "verdict: %s (%s)", verdict.verdict, verdict.reason
+        )
+        print(f"loadtest verdict: {verdict.verdict}: {verdict.reason}", file=sys.stderr)
         run = self.runlog.run
         run["slo"] = [r.to_dict() for r in results]
+        run["slo_source"] = self.slo_source
         run["steps"] = self.steps
         run["timeline"] = {"seconds": self.runlog.lines, "late_slices": self.assembler.late}
         run["health"] = {"bottleneck_warnings": self.recorder.bottleneck.warnings}
-        verdict = "fail" if breach or self.aborted else "pass"
-        self.runlog.finish(exit_code=self._exit_code(), verdict=verdict)
+        run["verdict_reason"] = verdict.reason
+        self.runlog.finish(exit_code=self._exit_code(), verdict=verdict.verdict)
         if not self.settings.skip_report:
             self.runlog.build_report()
+
+    def _verdict(self, results: list[SloResult]) -> Verdict:
+        return decide(
+            self.total,
+            results,
+            profile=self.runlog.run.get("profile", []) if self.runlog else [],
+            target=(self.settings.host if self.settings else None) or "the target",
+            top_failure=self._top_failure(),
+            aborted=self.aborted,
+            slo_source=self.slo_source,
+        )
+
+    def _top_failure(self) -> str | None:
+        """The most frequent failure text Locust recorded (it names the cause of an error verdict)."""
+        errors = getattr(getattr(self.runner, "stats", None), "errors", None) or {}
+        top = max(errors.values(), key=lambda e: e.occurrences, default=None)
+        if top is None:
+            return None
+        return f"{top.error} on {top.name} (×{top.occurrences})"
 
     def _exit_code(self) -> int:
         if self.environment.process_exit_code is not None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadtest.harness.slo import METRICS, SloResult
-from loadtest.harness.timeline import GAUGES, Slice
+from loadtest.timeline import GAUGES, METRICS, TOP_COUNTERS, Second, SloResult
 
 __all__ = ["CONVERSATION_COLUMNS", "conversation_rows", "fmt_ms"]
 
@@ -35,7 +34,7 @@ _LIVE_LABELS = {
     "turns_in_flight": "turns in flight",
     "reconnecting": "reconnecting",
 }
-STREAM_COUNTERS = ("actions", "events", "turns", "bytes", "gaps", "duplicates", "out_of_order", "dropped_actions")
+STREAM_COUNTERS = (*TOP_COUNTERS, "dropped_actions")
 _STREAM_DETAIL = {
     "gaps": "event ids that never arrived",
     "duplicates": "event ids seen twice",
@@ -61,7 +60,7 @@ def _metric_order(names: Sequence[str]) -> list[str]:
     return known + sorted(n for n in names if n not in known)
 
 
-def _latency_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
+def _latency_rows(total: Second, recent: Second) -> list[dict[str, Any]]:
     rows = []
     names = set(total.hists) | {k.removeprefix("failures.") for k in total.counters if k.startswith("failures.")}
     for name in _metric_order(sorted(names)):
@@ -87,7 +86,7 @@ def _latency_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
     return rows
 
 
-def _group_rows(section: str, group: str, total: Slice, recent: Slice, empty: str) -> list[dict[str, Any]]:
+def _group_rows(section: str, group: str, total: Second, recent: Second, empty: str) -> list[dict[str, Any]]:
     kinds = total.group(group)
     if not kinds:
         return [_row(section, empty, 0)]
@@ -114,19 +113,19 @@ def _slo_rows(results: Sequence[SloResult] | None) -> list[dict[str, Any]]:
     for r in results:
         if r.value is None:
             shown = "no samples"
-        elif r.slo.kind == "latency":
+        elif r.unit == "ms":
             shown = f"{r.value:.1f} ms"
-        elif r.slo.kind == "ratio":
+        elif r.unit == "ratio":
             shown = f"{r.value * 100:.3g}%"
         else:
             shown = f"{r.value:g}"
-        rows.append(_row("SLO", r.slo.expr, shown, detail="ok" if r.ok else "BREACH"))
+        rows.append(_row("SLO", r.expr, shown, detail="ok" if r.ok else "BREACH"))
     return rows
 
 
 def conversation_rows(
-    total: Slice,
-    recent: Slice,
+    total: Second,
+    recent: Second,
     latest: Mapping[str, float],
     slo: Sequence[SloResult] | None,
     *,

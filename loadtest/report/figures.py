@@ -120,8 +120,8 @@ def _disconnects(a: Analysis) -> Figure:
 def _health(a: Analysis) -> Figure:
     return plots.health_plot(
         _t(a),
-        [s.health.get("loop_lag_ms", 0.0) for s in a.seconds],
-        [s.health.get("cpu_percent", 0.0) for s in a.seconds],
+        [s.health_of("loop_lag_ms") for s in a.seconds],
+        [s.health_of("cpu_percent") for s in a.seconds],
         [(float(w.start_t), float(w.end_t)) for w in a.health],
         LOOP_LAG_LIMIT_MS,
         CPU_PERCENT_LIMIT,

@@ -33,7 +33,7 @@ h1{font-size:1.5rem;margin:.2rem 0}
 h2{font-size:1.15rem;margin:1.8rem 0 .6rem;border-bottom:1px solid #d5d9e0;padding-bottom:.3rem}
 .sub{color:#5b6475;font-size:.9rem}
 .badge{display:inline-block;padding:.15rem .7rem;border-radius:1rem;font-weight:700;color:#fff;margin-left:.6rem}
-.pass{background:#1f8f4e}.fail{background:#c62f2f}
+.pass{background:#1f8f4e}.fail{background:#c62f2f}.error{background:#b36b00}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(250px,1fr));gap:12px;margin:14px 0}
 .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:10px 14px}
 .card h3{margin:0 0 .3rem;font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#5b6475}

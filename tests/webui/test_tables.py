@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loadtest.harness.slo import evaluate, parse_slos
-from loadtest.harness.timeline import Slice
 from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows
+from loadtest.timeline import Second as Slice
 
 
 def _total() -> Slice:

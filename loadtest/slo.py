@@ -19,7 +19,7 @@ and reconnects that no throttle signal explains (:func:`loadtest.timeline.error_
 counts the seconds in which every socket was down after the first connect (:func:`loadtest.timeline.outages`).
 
 When no ``--slo`` is given, :data:`DEFAULT_SLOS` apply; ``--slo none`` turns them off.
-The names come from :mod:`loadtest.timeline`; values are measured by :func:`loadtest.timeline.measure`.
+The names come from :mod:`loadtest.timeline`; :func:`measure` is the one measurer of every value.
 Pure: no I/O.
 """
 
@@ -27,11 +27,22 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from loadtest.histogram import Histogram
-from loadtest.timeline import COUNTER_GROUPS, DERIVED_COUNTERS, EXTRA_COUNTERS, METRICS, TOP_COUNTERS
+from loadtest.timeline import (
+    COUNTER_GROUPS,
+    DERIVED_COUNTERS,
+    EXTRA_COUNTERS,
+    METRICS,
+    TOP_COUNTERS,
+    Second,
+    error_count,
+    outages,
+    window,
+)
 from loadtest.units import parse_duration, parse_list, parse_percent
 
 __all__ = [
@@ -41,6 +52,9 @@ __all__ = [
     "OPS",
     "Slo",
     "SloError",
+    "SloResult",
+    "check",
+    "measure",
     "parse_slo",
     "parse_slos",
     "slos_in_force",
@@ -171,3 +185,81 @@ def slos_in_force(given: Iterable[str] | str | None) -> tuple[tuple[Slo, ...], s
         return parse_slos(DEFAULT_SLOS), "default"
     slos = parse_slos(items)
     return slos, ("given" if slos else "none")
+
+
+# -- measuring: the one measure (live gate, verdict at quit, summary.json, report) -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class SloResult:
+    """One objective's outcome: the measured value (``None`` without samples) and whether it held.
+
+    ``ok`` is ``None`` when the expression could not be judged (not in the grammar); ``source`` says
+    who measured it: ``"run"`` (the harness, over the run's seconds) or ``"report"``.
+    """
+
+    expr: str
+    value: float | None
+    ok: bool | None
+    unit: str = "count"  # "ms", "ratio" or "count"
+    threshold: float | None = None
+    source: str = "run"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "expr": self.expr,
+            "value": None if self.value is None else round(self.value, 6),
+            "threshold": self.threshold,
+            "unit": self.unit,
+            "ok": self.ok,
+        }
+        if self.value is None:
+            out["detail"] = "no samples"
+        return out
+
+    def describe(self) -> str:
+        if self.value is None:
+            return f"{self.expr}: no samples"
+        shown = f"{self.value:.2f} ms" if self.unit == "ms" else f"{self.value:g}"
+        if self.unit == "ratio":
+            shown = f"{self.value * 100:.3g}%"
+        return f"{self.expr}: measured {shown} → {'ok' if self.ok else 'BREACH'}"
+
+
+def _as_seconds(data: Second | Sequence[Second]) -> Sequence[Second]:
+    return [data] if isinstance(data, Second) else data
+
+
+def measure(slo: Slo, data: Second | Sequence[Second], merged: Second | None = None) -> float | None:
+    """The value of ``slo`` over ``data`` (ms, ratio or count); ``None`` when a latency has no samples.
+
+    The one measurer: the live gate, the verdict at quit, ``summary.json`` and the report all call it.
+    ``outage_s`` needs the seconds in order; every other value is measured over their merge
+    (``merged``, when the caller keeps it up to date, saves merging them again).
+    """
+    seconds = _as_seconds(data)
+    if slo.subject == "outage_s":
+        return float(sum(o.duration_s for o in outages(seconds)))
+    total = merged if merged is not None else seconds[0] if len(seconds) == 1 else window(seconds)
+    if slo.kind == "latency":
+        return slo.latency_of(total.hists.get(slo.subject))
+    if slo.stat == "count":
+        h = total.hists.get(slo.subject)
+        return float(h.count if h else 0)
+    if slo.stat == "failures":
+        return float(total.counter(f"failures.{slo.subject}"))
+    if slo.stat == "fail_ratio":
+        h = total.hists.get(slo.subject)
+        failed = total.counter(f"failures.{slo.subject}")
+        n = (h.count if h else 0) + failed
+        return failed / n if n else 0.0
+    count = error_count(total) if slo.subject == "errors" else total.counter(slo.subject)
+    if slo.stat == "ratio":
+        return count / max(total.operations, 1)
+    return float(count)
+
+
+def check(slo: Slo, data: Second | Sequence[Second], source: str = "run", merged: Second | None = None) -> SloResult:
+    value = measure(slo, data, merged)
+    unit = {"latency": "ms", "ratio": "ratio"}.get(slo.kind, "count")
+    return SloResult(slo.expr, value, slo.holds(value), unit, slo.threshold, source)

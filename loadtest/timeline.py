@@ -1,4 +1,4 @@
-"""The one per-second model: the names, the :class:`Second`, the ``timeline.jsonl`` line and the SLO measure.
+"""The one per-second model: the names, the :class:`Second`, the ``timeline.jsonl`` line, derived figures.
 
 A :class:`Second` holds one wall-clock second of measurements: counters, mergeable latency
 histograms, gauges sampled when the second closed, and generator health. The harness records into
@@ -9,8 +9,8 @@ and the live gate, the progress line, the web UI and the report read those lines
 (``throttled.http_429``) and nested maps on disk, as ``docs/contracts.md`` specifies; readers
 treat a missing key as 0 and ignore unknown keys.
 
-Adding a counter is one line in the name lists below plus its producer; the SLO grammar
-(:mod:`loadtest.slo`), the report and the web UI take their names from here.
+Adding a counter is one line in the name lists below plus its producer; the SLO grammar and its
+one measure (:mod:`loadtest.slo`), the report and the web UI take their names from here.
 
 Pure: no Locust, no clock, no I/O.
 """
@@ -18,14 +18,11 @@ Pure: no Locust, no clock, no I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loadtest.histogram import Histogram
-
-if TYPE_CHECKING:
-    from loadtest.slo import Slo
 
 __all__ = [
     "COUNTER_GROUPS",
@@ -33,14 +30,12 @@ __all__ = [
     "EXTRA_COUNTERS",
     "GAUGES",
     "METRICS",
+    "STREAM_FAULTS",
     "TOP_COUNTERS",
     "Outage",
     "Second",
-    "SloResult",
-    "check",
     "error_count",
     "from_line",
-    "measure",
     "operations",
     "outages",
     "parse_lines",
@@ -52,8 +47,10 @@ __all__ = [
 
 #: Latency metrics of DESIGN §3 (each also has a coordinated-omission twin ``<name>_co``).
 METRICS = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready")
+#: Event-stream faults (counted per conversation by the integrity tracker).
+STREAM_FAULTS = ("gaps", "duplicates", "out_of_order")
 #: Top-level counters always written, even when zero.
-TOP_COUNTERS = ("actions", "events", "bytes", "gaps", "duplicates", "out_of_order", "turns")
+TOP_COUNTERS = ("actions", "events", "bytes", *STREAM_FAULTS, "turns")
 #: Top-level counters written only when non-zero.
 EXTRA_COUNTERS = (
     "connects",
@@ -76,6 +73,26 @@ ERROR_FAILURES = ("turn", "connect", "rest_create", "reconnect")
 
 
 _NAMED = frozenset((*TOP_COUNTERS, "connects", "rest_calls"))
+
+
+class _Count:
+    """A counter read as an attribute of :class:`Second` (``s.actions``); absent is 0."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, obj: Second, owner: type | None = None) -> int:
+        return obj.counters.get(self.key, 0)
+
+
+class _Group:
+    """A counter group read as an attribute of :class:`Second` (``s.throttled``): its non-zero entries."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, obj: Second, owner: type | None = None) -> dict[str, int]:
+        return obj.group(self.key)
 
 
 class Second:
@@ -213,54 +230,19 @@ class Second:
         """Top-level counters other than :data:`TOP_COUNTERS` and the operations' parts (``reconnects``, ...)."""
         return {k: n for k, n in self.counters.items() if "." not in k and k not in _NAMED and n}
 
-    # The report's named views (a counter absent is 0).
-    @property
-    def actions(self) -> int:
-        return self.counters.get("actions", 0)
-
-    @property
-    def events(self) -> int:
-        return self.counters.get("events", 0)
-
-    @property
-    def bytes(self) -> int:
-        return self.counters.get("bytes", 0)
-
-    @property
-    def gaps(self) -> int:
-        return self.counters.get("gaps", 0)
-
-    @property
-    def duplicates(self) -> int:
-        return self.counters.get("duplicates", 0)
-
-    @property
-    def out_of_order(self) -> int:
-        return self.counters.get("out_of_order", 0)
-
-    @property
-    def turns(self) -> int:
-        return self.counters.get("turns", 0)
-
-    @property
-    def rest_calls(self) -> int:
-        return self.counters.get("rest_calls", 0)
-
-    @property
-    def throttled(self) -> dict[str, int]:
-        return self.group("throttled")
-
-    @property
-    def disconnects(self) -> dict[str, int]:
-        return self.group("disconnects")
-
-    @property
-    def errors(self) -> dict[str, int]:
-        return self.group("errors")
-
-    @property
-    def failures(self) -> dict[str, int]:
-        return self.group("failures")
+    # The report's named views (a counter absent is 0, a group is its non-zero entries).
+    actions = _Count()
+    events = _Count()
+    bytes = _Count()
+    gaps = _Count()
+    duplicates = _Count()
+    out_of_order = _Count()
+    turns = _Count()
+    rest_calls = _Count()
+    throttled = _Group()
+    disconnects = _Group()
+    errors = _Group()
+    failures = _Group()
 
     # -- the wire between worker and master ---------------------------------------------------------
 
@@ -502,81 +484,3 @@ def error_count(data: Second) -> int:
     failed = sum(data.counters.get(f"failures.{m}", 0) for m in ERROR_FAILURES)
     excused = sum(n for k, n in data.group("throttled").items() if k not in EXCUSING_SIGNALS_EXCLUDED)
     return data.counter("errors") + max(0, failed - excused)
-
-
-# -- SLOs -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SloResult:
-    """One objective's outcome: the measured value (``None`` without samples) and whether it held.
-
-    ``ok`` is ``None`` when the expression could not be judged (not in the grammar); ``source`` says
-    who measured it: ``"run"`` (the harness, over the run's seconds) or ``"report"``.
-    """
-
-    expr: str
-    value: float | None
-    ok: bool | None
-    unit: str = "count"  # "ms", "ratio" or "count"
-    threshold: float | None = None
-    source: str = "run"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "expr": self.expr,
-            "value": None if self.value is None else round(self.value, 6),
-            "threshold": self.threshold,
-            "unit": self.unit,
-            "ok": self.ok,
-        }
-        if self.value is None:
-            out["detail"] = "no samples"
-        return out
-
-    def describe(self) -> str:
-        if self.value is None:
-            return f"{self.expr}: no samples"
-        shown = f"{self.value:.2f} ms" if self.unit == "ms" else f"{self.value:g}"
-        if self.unit == "ratio":
-            shown = f"{self.value * 100:.3g}%"
-        return f"{self.expr}: measured {shown} → {'ok' if self.ok else 'BREACH'}"
-
-
-def _as_seconds(data: Second | Sequence[Second]) -> Sequence[Second]:
-    return [data] if isinstance(data, Second) else data
-
-
-def measure(slo: Slo, data: Second | Sequence[Second], merged: Second | None = None) -> float | None:
-    """The value of ``slo`` over ``data`` (ms, ratio or count); ``None`` when a latency has no samples.
-
-    The one measurer: the live gate, the verdict at quit, ``summary.json`` and the report all call it.
-    ``outage_s`` needs the seconds in order; every other value is measured over their merge
-    (``merged``, when the caller keeps it up to date, saves merging them again).
-    """
-    seconds = _as_seconds(data)
-    if slo.subject == "outage_s":
-        return float(sum(o.duration_s for o in outages(seconds)))
-    total = merged if merged is not None else seconds[0] if len(seconds) == 1 else window(seconds)
-    if slo.kind == "latency":
-        return slo.latency_of(total.hists.get(slo.subject))
-    if slo.stat == "count":
-        h = total.hists.get(slo.subject)
-        return float(h.count if h else 0)
-    if slo.stat == "failures":
-        return float(total.counter(f"failures.{slo.subject}"))
-    if slo.stat == "fail_ratio":
-        h = total.hists.get(slo.subject)
-        failed = total.counter(f"failures.{slo.subject}")
-        n = (h.count if h else 0) + failed
-        return failed / n if n else 0.0
-    count = error_count(total) if slo.subject == "errors" else total.counter(slo.subject)
-    if slo.stat == "ratio":
-        return count / max(total.operations, 1)
-    return float(count)
-
-
-def check(slo: Slo, data: Second | Sequence[Second], source: str = "run", merged: Second | None = None) -> SloResult:
-    value = measure(slo, data, merged)
-    unit = {"latency": "ms", "ratio": "ratio"}.get(slo.kind, "count")
-    return SloResult(slo.expr, value, slo.holds(value), unit, slo.threshold, source)

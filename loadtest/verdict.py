@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadtest.timeline import Second, SloResult
+from loadtest.slo import SloResult
+from loadtest.timeline import Second
 
 __all__ = ["EXIT_CODES", "IDLE_PROFILES", "Verdict", "decide"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.slo import DEFAULT_SLOS, parse_slos, slos_in_force
-from loadtest.timeline import Second, check
+from loadtest.slo import DEFAULT_SLOS, check, parse_slos, slos_in_force
+from loadtest.timeline import Second
 from loadtest.verdict import Verdict, decide
 
 URL = "http://127.0.0.1:9"

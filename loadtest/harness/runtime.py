@@ -5,8 +5,8 @@ One :class:`Runtime` per Locust ``Environment`` (:func:`runtime_for`). On every 
 seconds with ``report_to_master``. On the process that writes (local or master) the slices go
 into an :class:`Assembler`, and a writer loop appends each complete second to ``timeline.jsonl``,
 checks ``--slo-abort`` and tells paced users their interval (message ``loadtest_pace``). At the end
-(``quitting`` when headless, ``test_stop`` in the web UI) the SLOs are evaluated over the whole run,
-``run.json`` is written and the report is built; a breach sets exit code 3.
+(``quitting`` when headless, ``test_stop`` in the web UI) :class:`RunSlos` judges the run (verdict and
+reason; exit 3 on a breach, 1 when nothing was measured), ``run.json`` is written, the report built.
 
 :func:`install` registers the listeners once; `users.py` calls it.
 """
@@ -33,11 +33,10 @@ from loadtest.harness.metrics import REQUEST_TYPE, Recorder
 from loadtest.harness.options import OptionError, Settings, add_options
 from loadtest.harness.pacing import PhaseAllocator
 from loadtest.harness.runlog import RunLog
-from loadtest.harness.slo import BreachTracker, Slo, SloResult, evaluate, slos_in_force
+from loadtest.harness.slo import BreachTracker, RunSlos
 from loadtest.harness.timeline import Assembler
 from loadtest.harness.webui import install_web_ui
 from loadtest.timeline import Second, to_line, window
-from loadtest.verdict import Verdict, decide
 
 __all__ = ["EXIT_SLO", "PACE_MESSAGE", "Runtime", "install", "runtime_for"]
 
@@ -83,10 +82,8 @@ class Runtime:
         self.runlog: RunLog | None = None
         self.start_second = 0
         self.history: deque[Second] = deque(maxlen=HISTORY)
-        self.seconds: list[Second] = []  # every written second, in order (SLOs such as outage_s need them)
         self.total = Second(0)
-        self.slos: tuple[Slo, ...] = ()
-        self.slo_source = "default"
+        self.judge = RunSlos((), None)
         self.steps: list[dict[str, Any]] = []
         self.offered_rate: float | None = None  # a shape's total offered rate for paced users
         self.offered_users: int | None = None
@@ -166,10 +163,10 @@ class Runtime:
         self.start_second = int(time.time())
         self.assembler = Assembler(self.start_second)
         self.history.clear()
-        self.seconds = []
         self.total = Second(0)
-        self.slos, self.slo_source = self.slos_in_force()
-        self.runlog.run["slo_source"] = self.slo_source
+        opts = self.environment.parsed_options
+        self.judge = RunSlos(self.settings.slos, getattr(opts, "slo", None) if opts is not None else None)
+        self.runlog.run["slo_source"] = self.judge.source
         self.steps = []
         self.lost_workers = set()
         self.aborted = False
@@ -296,7 +293,7 @@ class Runtime:
             s.step = self.step_at(t)
             self.runlog.append(to_line(s, t=t, step=s.step, workers=workers, lost_workers=lost))
             self.history.append(s)
-            self.seconds.append(s)
+            self.judge.add(s)
             self.total.merge(s)
 
     def _note_lost_workers(self) -> int:
@@ -377,24 +374,10 @@ class Runtime:
 
     # -- SLOs --------------------------------------------------------------------------------------
 
-    def slos_in_force(self) -> tuple[tuple[Slo, ...], str]:
-        """The run's objectives: ``--slo``, else the defaults; ``--slo none`` turns them off."""
-        if self.settings is not None and self.settings.slos:
-            return self.settings.slos, "given"
-        opts = self.environment.parsed_options
-        return slos_in_force(getattr(opts, "slo", None) if opts is not None else None)
-
-    def slo_results(self) -> list[SloResult]:
-        """Every objective over the run's seconds so far (the measure the report uses too)."""
-        return evaluate(self.slos, self.seconds, merged=self.total)
-
     def _check_abort(self) -> None:
         if self.tracker is None or self.settings is None or self.aborted:
             return
-        seconds = list(self.history)[-int(self.settings.slo_window) :]
-        if not seconds:
-            return
-        results = evaluate(self.slos, seconds)
+        results = self.judge.results(last=int(self.settings.slo_window))
         if self.tracker.update(time.time(), results):
             self.aborted = True
             breached = "; ".join(r.describe() for r in results if not r.ok)
@@ -422,45 +405,21 @@ class Runtime:
             record()
         if self.steps:
             self.steps[-1]["end_t"] = self.steps[-1]["end_t"] or max(self.complete_through() + 1, 0)
-        results = self.slo_results()
+        errors = getattr(getattr(self.runner, "stats", None), "errors", None) or {}
+        run = self.runlog.run
+        results, verdict = self.judge.at_quit(self.total, run["profile"], self.settings.host, errors, self.aborted)
         for r in results:
             (logger.error if not r.ok else logger.info)("SLO %s", r.describe())
-        verdict = self._verdict(results)
         if verdict.verdict != "pass":
             self.environment.process_exit_code = verdict.exit_code
-        (logger.info if verdict.verdict == "pass" else logger.error)(
-            "verdict: %s (%s)", verdict.verdict, verdict.reason
-        )
         print(f"loadtest verdict: {verdict.verdict}: {verdict.reason}", file=sys.stderr)
-        run = self.runlog.run
         run["slo"] = [r.to_dict() for r in results]
-        run["slo_source"] = self.slo_source
         run["steps"] = self.steps
         run["timeline"] = {"seconds": self.runlog.lines, "late_slices": self.assembler.late}
         run["health"] = {"bottleneck_warnings": self.recorder.bottleneck.warnings}
-        run["verdict_reason"] = verdict.reason
-        self.runlog.finish(exit_code=self._exit_code(), verdict=verdict.verdict)
+        self.runlog.finish(exit_code=self._exit_code(), verdict=verdict.verdict, reason=verdict.reason)
         if not self.settings.skip_report:
             self.runlog.build_report()
-
-    def _verdict(self, results: list[SloResult]) -> Verdict:
-        return decide(
-            self.total,
-            results,
-            profile=self.runlog.run.get("profile", []) if self.runlog else [],
-            target=(self.settings.host if self.settings else None) or "the target",
-            top_failure=self._top_failure(),
-            aborted=self.aborted,
-            slo_source=self.slo_source,
-        )
-
-    def _top_failure(self) -> str | None:
-        """The most frequent failure text Locust recorded (it names the cause of an error verdict)."""
-        errors = getattr(getattr(self.runner, "stats", None), "errors", None) or {}
-        top = max(errors.values(), key=lambda e: e.occurrences, default=None)
-        if top is None:
-            return None
-        return f"{top.error} on {top.name} (×{top.occurrences})"
 
     def _exit_code(self) -> int:
         if self.environment.process_exit_code is not None:

@@ -42,7 +42,7 @@ from flask import Response, abort, make_response, request, send_file
 from loadtest.harness.webui_js import WEBUI_JS
 from loadtest.harness.webui_live import LiveReport, Rendered, RenderError
 from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows, fmt_ms
-from loadtest.timeline import EXTRA_COUNTERS, TOP_COUNTERS, Second, to_line, window
+from loadtest.timeline import COUNTER_GROUPS, EXTRA_COUNTERS, TOP_COUNTERS, Second, to_line, window
 
 __all__ = ["COLUMNS", "CONVERSATIONS_KEY", "REPORT_KEY", "install_web_ui", "live_rows", "table_rows"]
 
@@ -60,8 +60,6 @@ COLUMNS = (
     ("recent_p95", "p95 ms (last 10 s)"),
 )
 RECENT_SECONDS = 10
-#: Counters the Locust statistics table leaves out (volume figures; the Conversations tab shows them).
-HIDDEN_COUNTERS = frozenset({"bytes", "turns", "connects", "rest_calls", "unaudited", "history_resets"})
 SCRIPT_TAG = '<script src="/loadtest/webui.js" defer></script>'
 
 
@@ -84,8 +82,8 @@ def table_rows(total: Second, recent: Second) -> list[dict[str, Any]]:
                 "recent_p95": fmt_ms(r.percentile(95) if r is not None else None),
             }
         )
-    counters = [c for c in (*TOP_COUNTERS, *EXTRA_COUNTERS) if c not in HIDDEN_COUNTERS]
-    for group in ("throttled", "disconnects", "errors"):
+    counters = [*TOP_COUNTERS, *EXTRA_COUNTERS]
+    for group in (g for g in COUNTER_GROUPS if g != "failures"):  # failures are the rows themselves
         counters += [f"{group}.{k}" for k in sorted(total.group(group))]
     for key in counters:
         rows.append({"name": key, "safe_name": key, "count": total.counter(key), "failures": "", "p50": "", "p95": ""})
@@ -98,7 +96,7 @@ def live_rows(runtime: Any) -> list[dict[str, Any]]:
     recent = window(history[-RECENT_SECONDS:])
     latest = history[-1].gauges if history else {}
     settings = runtime.settings
-    slo = runtime.slo_results() if settings is not None and runtime.runlog is not None else None
+    slo = runtime.judge.results(merged=runtime.total) if settings is not None and runtime.runlog is not None else None
     workers = len(history[-1].health) if history else 1
     return conversation_rows(runtime.total, recent, latest, slo, workers=workers)
 

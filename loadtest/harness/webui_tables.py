@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadtest.timeline import GAUGES, METRICS, TOP_COUNTERS, Second, SloResult
+from loadtest.slo import SloResult
+from loadtest.timeline import GAUGES, METRICS, TOP_COUNTERS, Second
 
 __all__ = ["CONVERSATION_COLUMNS", "conversation_rows", "fmt_ms"]
 

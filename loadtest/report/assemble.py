@@ -35,8 +35,8 @@ from loadtest.report.runfolder import RunData
 from loadtest.report.slo import evaluate, parse_slo, split_exprs
 from loadtest.report.steps import SETTLE_S, Step, find_steps
 from loadtest.report.throttle import Onset, first_onset, throttle_onsets
-from loadtest.slo import DEFAULT_SLOS
-from loadtest.timeline import TOP_COUNTERS, Second, SloResult, window
+from loadtest.slo import DEFAULT_SLOS, SloResult
+from loadtest.timeline import TOP_COUNTERS, Second, window
 from loadtest.verdict import decide
 
 __all__ = [

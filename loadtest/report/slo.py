@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loadtest.slo import Slo, SloError, split_exprs
+from loadtest.slo import Slo, SloError, measure, split_exprs
 from loadtest.slo import parse_slo as _parse_strict
-from loadtest.timeline import Second, measure
+from loadtest.timeline import Second
 
 __all__ = ["Slo", "evaluate", "operations", "parse_slo", "split_exprs"]
 

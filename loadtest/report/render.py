@@ -195,6 +195,11 @@ def summary_markdown(a: Analysis, report_name: str = "report.html") -> str:
     )
     if a.slo:
         out += ["### SLOs", ""]
+        if a.run.get("slo_source") == "default":
+            out += [
+                "Default objectives (no `--slo` was given; any `--slo` replaces them, `--slo none` turns them off).",
+                "",
+            ]
         out += _md_table(
             ["SLO", "value", "result"],
             [

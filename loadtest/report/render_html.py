@@ -53,6 +53,12 @@ figcaption{color:#5b6475;font-size:.85rem;text-align:center}
 """
 
 
+_DEFAULTS_NOTE = (
+    "<p>Default objectives (no <code>--slo</code> was given; any <code>--slo</code> replaces them, "
+    "<code>--slo none</code> turns them off).</p>"
+)
+
+
 def _e(value: object) -> str:
     return html.escape(str(value)).replace(":", "&#58;").replace("/", "&#47;")
 
@@ -126,7 +132,8 @@ def _first_screen(a: Analysis) -> str:
     )
     parts.append('</div><div><h2 id="slo">SLOs</h2>')
     parts.append(
-        _table(["SLO", "value", "result"], slo_rows) if slo_rows else "<p>No SLO was declared for this run.</p>"
+        (_DEFAULTS_NOTE if a.run.get("slo_source") == "default" else "")
+        + (_table(["SLO", "value", "result"], slo_rows) if slo_rows else "<p>No SLO was declared for this run.</p>")
     )
     parts.append("</div></div>")
     return "\n".join(parts)

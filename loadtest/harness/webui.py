@@ -98,7 +98,7 @@ def live_rows(runtime: Any) -> list[dict[str, Any]]:
     settings = runtime.settings
     slo = runtime.judge.results(merged=runtime.total) if settings is not None and runtime.runlog is not None else None
     workers = len(history[-1].health) if history else 1
-    return conversation_rows(runtime.total, recent, latest, slo, workers=workers)
+    return conversation_rows(runtime.total, recent, latest, slo, workers=workers, slo_source=runtime.judge.source)
 
 
 def _json(data: Any, status: int = 200) -> Response:

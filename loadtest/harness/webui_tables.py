@@ -97,18 +97,26 @@ def _group_rows(section: str, group: str, total: Second, recent: Second, empty: 
     return rows
 
 
-def _slo_rows(results: Sequence[SloResult] | None) -> list[dict[str, Any]]:
+def _slo_rows(results: Sequence[SloResult] | None, source: str = "given") -> list[dict[str, Any]]:
     if results is None:
         return [_row("SLO", "status", "–", detail="no run yet")]
     if not results:
-        return [_row("SLO", "status", "–", detail="no --slo objectives set")]
+        return [
+            _row(
+                "SLO",
+                "status",
+                "–",
+                detail="no objectives (--slo none)" if source == "none" else "no --slo objectives set",
+            )
+        ]
     breached = [r for r in results if not r.ok]
     rows = [
         _row(
             "SLO",
             "status",
             "FAIL" if breached else "pass",
-            detail=f"{len(breached)} of {len(results)} objective(s) breached so far" if breached else "all met so far",
+            detail=(f"{len(breached)} of {len(results)} objective(s) breached so far" if breached else "all met so far")
+            + (" (default objectives: no --slo given)" if source == "default" else ""),
         )
     ]
     for r in results:
@@ -131,12 +139,13 @@ def conversation_rows(
     slo: Sequence[SloResult] | None,
     *,
     workers: int = 1,
+    slo_source: str = "given",
 ) -> list[dict[str, Any]]:
     """All rows of the tab: live gauges, latencies, stream integrity, throttles, reconnects, errors, SLOs.
 
     ``total`` is the whole run merged, ``recent`` the last seconds merged, ``latest`` the gauges of
     the newest complete second (summed over workers), ``slo`` the objectives evaluated over ``total``
-    (``None`` before any run).
+    (``None`` before any run), ``slo_source`` whether they are the defaults (``"default"``).
     """
     rows = [_row("live", _LIVE_LABELS["users"], int(latest.get("users", 0)))]
     for gauge in GAUGES:
@@ -152,5 +161,5 @@ def conversation_rows(
     rows.append(_row("reconnect", "reconnects", total.counter("reconnects"), recent=recent.counter("reconnects")))
     rows += _group_rows("reconnect", "disconnects", total, recent, "no disconnects")
     rows += _group_rows("errors", "errors", total, recent, "no errors")
-    rows += _slo_rows(slo)
+    rows += _slo_rows(slo, slo_source)
     return rows

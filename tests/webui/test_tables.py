@@ -76,3 +76,11 @@ def test_slo_status_rows() -> None:
     assert _by(rows, "live", "workers reporting")["count"] == 2
     no_slo = conversation_rows(total, Slice(0), {}, [])
     assert _by(no_slo, "SLO", "status")["detail"] == "no --slo objectives set"
+
+
+def test_default_objectives_are_shown_as_such() -> None:
+    results = evaluate(parse_slos(["gaps==0"]), _total())
+    rows = conversation_rows(_total(), Slice(0), {}, results, slo_source="default")
+    assert "default objectives" in str(_by(rows, "SLO", "status")["detail"])
+    rows = conversation_rows(_total(), Slice(0), {}, [], slo_source="none")
+    assert _by(rows, "SLO", "status")["detail"] == "no objectives (--slo none)"

@@ -9,7 +9,7 @@ Each measurement goes two ways:
   bytes). Fire-and-forget sends fire nothing (no fake 0 ms rows). Throttle signals, refusals,
   timeouts, integrity faults and unexpected disconnects fire failures with stable reprs
   (:mod:`loadtest.harness.failures`).
-- The per-second :class:`~loadtest.harness.timeline.Slice` of this process: every sample in a
+- The per-second :class:`~loadtest.timeline.Second` (imported as ``Slice``) of this process: every sample in a
   mergeable histogram (every inter-event gap, and ``*_co`` latencies from intended send times), and
   the per-event counters (events, bytes), which never go through Locust.
 

@@ -1,7 +1,7 @@
 """The report's pure maths over timeline seconds: percentiles, throughput, per-step figures, recovery,
 integrity, disconnect taxonomy and load-generator health.
 
-Every function takes plain data (:class:`~loadtest.report.timeline.Second` records, steps) and returns
+Every function takes plain data (:class:`~loadtest.timeline.Second` records, steps) and returns
 plain data; nothing here reads files or draws. Throttle onset, capacity and run comparison live in
 ``throttle.py``, ``capacity.py`` and ``compare.py``.
 """

@@ -24,6 +24,7 @@ from pathlib import Path
 from loadtest.benchprofiles import PROFILES, Profile
 from loadtest.harness.options import OPTIONS, OptionError, Settings, add_bench_arguments
 from loadtest.progress import ProgressLine, TimelineTail
+from loadtest.verdict import EXIT_CODES
 
 EPILOG = (
     """\
@@ -380,12 +381,15 @@ def _finish(plan: BenchPlan, locust_code: int) -> int:
         return EXIT_ERROR
     if locust_code not in (EXIT_OK, EXIT_SLO):
         print(f"locust exited with code {locust_code}; see {plan.run_dir / 'locust.log'}", file=sys.stderr)
-    verdict_code = EXIT_SLO if result.verdict == "fail" else EXIT_OK
-    code = locust_code if locust_code not in (EXIT_OK, EXIT_SLO) else max(verdict_code, locust_code)
+    verdict_code = EXIT_CODES.get(result.verdict, EXIT_ERROR)
+    if result.verdict == "error":
+        code = EXIT_ERROR
+    else:
+        code = locust_code if locust_code not in (EXIT_OK, EXIT_SLO) else max(verdict_code, locust_code)
     note = saturation_warning(result.summary_json)
     if note:
         print(note, file=sys.stderr)
-    print(f"verdict: {result.verdict}")
+    print(f"verdict: {result.verdict}: {result.verdict_reason}")
     print(f"report:  {result.report_html}")
     print(f"summary: {result.summary_md}")
     return code

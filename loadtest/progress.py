@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 from loadtest.histogram import Histogram
+from loadtest.timeline import Second, parse_line
 
 # The latency metric shown, in order of preference: the first one with samples in the last seconds.
 SHOWN_METRICS = ("turn", "echo", "connect")
@@ -22,7 +22,7 @@ class TimelineTail:
         self._offset = 0
         self._partial = ""
 
-    def read_new(self) -> list[dict[str, Any]]:
+    def read_new(self) -> list[Second]:
         try:
             with self.path.open("r", encoding="utf-8") as f:
                 f.seek(self._offset)
@@ -33,35 +33,28 @@ class TimelineTail:
         text = self._partial + chunk
         lines = text.split("\n")
         self._partial = lines.pop()  # an incomplete last line waits for its end
-        out: list[dict[str, Any]] = []
-        for line in lines:
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-        return out
+        return [s for s in map(parse_line, lines) if s is not None]
 
 
-def summarize(window: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Rates and p95 over a window of timeline lines (pure)."""
+def summarize(window: Iterable[Second]) -> dict[str, Any]:
+    """Rates and p95 over a window of timeline seconds (pure)."""
     rows = list(window)
     if not rows:
         return {}
     seconds = max(1, len(rows))
-    actions = sum(r.get("counters", {}).get("actions", 0) for r in rows)
-    events = sum(r.get("counters", {}).get("events", 0) for r in rows)
-    throttles = sum(sum(r.get("counters", {}).get("throttled", {}).values()) for r in rows)
+    actions = sum(r.actions for r in rows)
+    events = sum(r.events for r in rows)
+    throttles = sum(r.counter("throttled") for r in rows)
     metric, p95 = None, None
     for name in SHOWN_METRICS:
-        hist = Histogram.merged(Histogram.from_dict(r["metrics"][name]) for r in rows if name in r.get("metrics", {}))
+        hist = Histogram.merged(r.hists[name] for r in rows if name in r.hists)
         if hist.count:
             metric, p95 = name, hist.percentile(95)
             break
     last = rows[-1]
     return {
-        "t": last.get("t", 0),
-        "users": last.get("users", 0),
+        "t": last.t,
+        "users": last.users,
         "actions_s": actions / seconds,
         "events_s": events / seconds,
         "metric": metric,
@@ -87,22 +80,22 @@ class ProgressLine:
         self.total_s = total_s
         self.stream = stream
         self.enabled = enabled
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[Second] = []
         self.throttles = 0
         self._tty = stream.isatty()
         self._last_printed_t = -WINDOW_S
         self._width = 0
 
-    def update(self, new_rows: list[dict[str, Any]]) -> None:
+    def update(self, new_rows: list[Second]) -> None:
         if not new_rows:
             return
         for r in new_rows:
-            self.throttles += sum(r.get("counters", {}).get("throttled", {}).values())
+            self.throttles += r.counter("throttled")
         self.rows = (self.rows + new_rows)[-WINDOW_S:]
         if not self.enabled:
             return
         line = format_line(summarize(self.rows), self.total_s, self.throttles)
-        t = self.rows[-1].get("t", 0)
+        t = self.rows[-1].t
         if self._tty:
             self.stream.write("\r" + line.ljust(self._width))
             self._width = len(line)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_duration", "parse_duration", "parse_float", "parse_list", "parse_percent", "parse_range"]
+__all__ = ["parse_duration", "parse_float", "parse_list", "parse_percent", "parse_range"]
 
 _UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|µs|ms|s|min|m|h)?\s*$")
@@ -27,13 +27,6 @@ def parse_duration(text: str, *, default_unit: str = "s") -> float:
             total += int(amount) * _UNITS[unit]
         return total
     raise ValueError("expected a duration such as 500ms, 2s, 1m or 1m30s")
-
-
-def format_duration(seconds: float) -> str:
-    """A short human form of a duration: ``0.25 → '250ms'``, ``90 → '90s'``."""
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    return f"{seconds:g}s"
 
 
 def parse_range(text: str) -> tuple[float, float]:

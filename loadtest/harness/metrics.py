@@ -9,7 +9,7 @@ Each measurement goes two ways:
   bytes). Fire-and-forget sends fire nothing (no fake 0 ms rows). Throttle signals, refusals,
   timeouts, integrity faults and unexpected disconnects fire failures with stable reprs
   (:mod:`loadtest.harness.failures`).
-- The per-second :class:`~loadtest.harness.timeline.Slice` of this process: every sample in a
+- The per-second :class:`~loadtest.timeline.Second` (imported as ``Slice``) of this process: every sample in a
   mergeable histogram (every inter-event gap, and ``*_co`` latencies from intended send times), and
   the per-event counters (events, bytes), which never go through Locust.
 
@@ -36,10 +36,10 @@ from loadtest.harness.failures import (
 )
 from loadtest.harness.health import BottleneckWarning, HealthProbe
 from loadtest.harness.locuststats import BatchedRows
-from loadtest.harness.timeline import Slice
 from loadtest.openhands import ConnectResult, Conversation, ConversationListener, EventKind, ReconnectResult, RestResult
 from loadtest.openhands import Turn as TurnRecord
 from loadtest.openhands.listener import SIGNALS
+from loadtest.timeline import Second as Slice
 
 __all__ = ["GOOD_END_STATES", "REQUEST_TYPE", "THROTTLE_SIGNALS", "GaugeSource", "MetricsListener", "Recorder"]
 

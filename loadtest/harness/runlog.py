@@ -119,11 +119,12 @@ class RunLog:
         tmp.write_text(json.dumps(self.run, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         tmp.replace(path)
 
-    def finish(self, *, exit_code: int, verdict: str, now: datetime | None = None) -> None:
-        """Close the timeline and write the final ``run.json``."""
+    def finish(self, *, exit_code: int, verdict: str, reason: str = "", now: datetime | None = None) -> None:
+        """Close the timeline and write the final ``run.json`` (with the verdict's one-line reason)."""
         self.run["ended_at"] = _iso(now or datetime.now(UTC))
         self.run["exit_code"] = exit_code
         self.run["verdict"] = verdict
+        self.run["verdict_reason"] = reason
         if self._timeline is not None:
             self._timeline.close()
             self._timeline = None

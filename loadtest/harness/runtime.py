@@ -5,8 +5,8 @@ One :class:`Runtime` per Locust ``Environment`` (:func:`runtime_for`). On every 
 seconds with ``report_to_master``. On the process that writes (local or master) the slices go
 into an :class:`Assembler`, and a writer loop appends each complete second to ``timeline.jsonl``,
 checks ``--slo-abort`` and tells paced users their interval (message ``loadtest_pace``). At the end
-(``quitting`` when headless, ``test_stop`` in the web UI) the SLOs are evaluated over the whole run,
-``run.json`` is written and the report is built; a breach sets exit code 3.
+(``quitting`` when headless, ``test_stop`` in the web UI) :class:`RunSlos` judges the run (verdict and
+reason; exit 3 on a breach, 1 when nothing was measured), ``run.json`` is written, the report built.
 
 :func:`install` registers the listeners once; `users.py` calls it.
 """
@@ -33,9 +33,10 @@ from loadtest.harness.metrics import REQUEST_TYPE, Recorder
 from loadtest.harness.options import OptionError, Settings, add_options
 from loadtest.harness.pacing import PhaseAllocator
 from loadtest.harness.runlog import RunLog
-from loadtest.harness.slo import BreachTracker, SloResult, evaluate
-from loadtest.harness.timeline import Assembler, Slice, line_from_slice, window
+from loadtest.harness.slo import BreachTracker, RunSlos
+from loadtest.harness.timeline import Assembler
 from loadtest.harness.webui import install_web_ui
+from loadtest.timeline import Second, to_line, window
 
 __all__ = ["EXIT_SLO", "PACE_MESSAGE", "Runtime", "install", "runtime_for"]
 
@@ -80,8 +81,9 @@ class Runtime:
         self.assembler: Assembler | None = None
         self.runlog: RunLog | None = None
         self.start_second = 0
-        self.history: deque[Slice] = deque(maxlen=HISTORY)
-        self.total = Slice(0)
+        self.history: deque[Second] = deque(maxlen=HISTORY)
+        self.total = Second(0)
+        self.judge = RunSlos((), None)
         self.steps: list[dict[str, Any]] = []
         self.offered_rate: float | None = None  # a shape's total offered rate for paced users
         self.offered_users: int | None = None
@@ -161,7 +163,10 @@ class Runtime:
         self.start_second = int(time.time())
         self.assembler = Assembler(self.start_second)
         self.history.clear()
-        self.total = Slice(0)
+        self.total = Second(0)
+        opts = self.environment.parsed_options
+        self.judge = RunSlos(self.settings.slos, getattr(opts, "slo", None) if opts is not None else None)
+        self.runlog.run["slo_source"] = self.judge.source
         self.steps = []
         self.lost_workers = set()
         self.aborted = False
@@ -265,7 +270,7 @@ class Runtime:
     def on_slices(self, client_id: str, payload: dict[str, Any] | None) -> None:
         if payload is None or self.assembler is None:
             return
-        slices = [Slice.from_wire(s) for s in payload.get("slices", [])]
+        slices = [Second.from_wire(s) for s in payload.get("slices", [])]
         self.assembler.add(client_id, slices, int(payload["closed_through"]), final=bool(payload.get("final")))
 
     def _writer_loop(self) -> None:
@@ -278,15 +283,17 @@ class Runtime:
             self._broadcast_pace()
             self._check_abort()
 
-    def _write(self, slices: list[Slice]) -> None:
+    def _write(self, slices: list[Second]) -> None:
         if self.runlog is None:
             return
         workers = len(getattr(self.runner, "clients", {}) or {}) or 1
         lost = self._note_lost_workers()
         for s in slices:
-            t = s.second - self.start_second
-            self.runlog.append(line_from_slice(s, t=t, step=self.step_at(t), workers=workers, lost_workers=lost))
+            s.t = t = s.second - self.start_second
+            s.step = self.step_at(t)
+            self.runlog.append(to_line(s, t=t, step=s.step, workers=workers, lost_workers=lost))
             self.history.append(s)
+            self.judge.add(s)
             self.total.merge(s)
 
     def _note_lost_workers(self) -> int:
@@ -339,7 +346,7 @@ class Runtime:
         """The last run second (``t``) written to the timeline."""
         return (self.assembler.next - 1 - self.start_second) if self.assembler else -1
 
-    def window(self, start_t: float, end_t: float) -> Slice | None:
+    def window(self, start_t: float, end_t: float) -> Second | None:
         """Merged data of run seconds [start_t, end_t), or None while they are not all written."""
         if self.complete_through() < int(end_t) - 1:
             return None
@@ -370,10 +377,7 @@ class Runtime:
     def _check_abort(self) -> None:
         if self.tracker is None or self.settings is None or self.aborted:
             return
-        seconds = list(self.history)[-int(self.settings.slo_window) :]
-        if not seconds:
-            return
-        results = evaluate(self.settings.slos, window(seconds))
+        results = self.judge.results(last=int(self.settings.slo_window))
         if self.tracker.update(time.time(), results):
             self.aborted = True
             breached = "; ".join(r.describe() for r in results if not r.ok)
@@ -401,19 +405,19 @@ class Runtime:
             record()
         if self.steps:
             self.steps[-1]["end_t"] = self.steps[-1]["end_t"] or max(self.complete_through() + 1, 0)
-        results: list[SloResult] = evaluate(self.settings.slos, self.total)
-        breach = any(not r.ok for r in results)
+        errors = getattr(getattr(self.runner, "stats", None), "errors", None) or {}
+        run = self.runlog.run
+        results, verdict = self.judge.at_quit(self.total, run["profile"], self.settings.host, errors, self.aborted)
         for r in results:
             (logger.error if not r.ok else logger.info)("SLO %s", r.describe())
-        if breach:
-            self.environment.process_exit_code = EXIT_SLO
-        run = self.runlog.run
+        if verdict.verdict != "pass":
+            self.environment.process_exit_code = verdict.exit_code
+        print(f"loadtest verdict: {verdict.verdict}: {verdict.reason}", file=sys.stderr)
         run["slo"] = [r.to_dict() for r in results]
         run["steps"] = self.steps
         run["timeline"] = {"seconds": self.runlog.lines, "late_slices": self.assembler.late}
         run["health"] = {"bottleneck_warnings": self.recorder.bottleneck.warnings}
-        verdict = "fail" if breach or self.aborted else "pass"
-        self.runlog.finish(exit_code=self._exit_code(), verdict=verdict)
+        self.runlog.finish(exit_code=self._exit_code(), verdict=verdict.verdict, reason=verdict.reason)
         if not self.settings.skip_report:
             self.runlog.build_report()
 

@@ -1,101 +1,37 @@
-"""Service-level objectives over merged timeline data: the live check, the gate at quit, ``--slo-abort``.
+"""The live side of the SLOs: evaluation over the harness's seconds and the ``--slo-abort`` tracker.
 
-The grammar (``echo.p95<250ms``, ``gaps==0``, ``throttled.ratio<1%``) lives in :mod:`loadtest.slo`,
-shared with the report; this module measures a parsed :class:`~loadtest.slo.Slo` over a
-:class:`~loadtest.harness.timeline.Slice`. Pure: no Locust, no I/O.
+The grammar is :mod:`loadtest.slo`; every value is measured by :func:`loadtest.timeline.measure`,
+the same function the report uses. Pure: no Locust, no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadtest.harness.timeline import Slice
-from loadtest.slo import EXAMPLE, METRICS, Slo, SloError, parse_slo
-from loadtest.units import parse_list
+from loadtest.slo import EXAMPLE, Slo, SloError, SloResult, check, parse_slo, parse_slos, slos_in_force
+from loadtest.timeline import METRICS, Second
+from loadtest.verdict import Verdict, decide
 
 __all__ = [
     "EXAMPLE",
     "METRICS",
     "BreachTracker",
+    "RunSlos",
     "Slo",
     "SloError",
     "SloResult",
     "evaluate",
-    "measure",
     "parse_slo",
     "parse_slos",
+    "slos_in_force",
+    "top_failure",
 ]
 
 
-def measure(slo: Slo, data: Slice) -> float | None:
-    """The measured value over ``data`` (ms, ratio or count); ``None`` when there are no samples."""
-    if slo.kind == "latency":
-        return slo.latency_of(data.hists.get(slo.subject))
-    if slo.stat == "count":
-        h = data.hists.get(slo.subject)
-        return float(h.count if h else 0)
-    if slo.stat == "failures":
-        return float(data.counter(f"failures.{slo.subject}"))
-    if slo.stat == "fail_ratio":
-        h = data.hists.get(slo.subject)
-        failed = data.counter(f"failures.{slo.subject}")
-        total = (h.count if h else 0) + failed
-        return failed / total if total else 0.0
-    if slo.stat == "ratio":
-        return data.counter(slo.subject) / max(operations(data), 1)
-    if slo.subject == "operations":
-        return float(operations(data))
-    return float(data.counter(slo.subject))
-
-
-def check(slo: Slo, data: Slice) -> SloResult:
-    value = measure(slo, data)
-    return SloResult(slo, value, slo.holds(value))
-
-
-@dataclass(frozen=True)
-class SloResult:
-    slo: Slo
-    value: float | None
-    ok: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        unit = {"latency": "ms", "ratio": "ratio"}.get(self.slo.kind, "count")
-        out: dict[str, Any] = {
-            "expr": self.slo.expr,
-            "value": None if self.value is None else round(self.value, 6),
-            "threshold": self.slo.threshold,
-            "unit": unit,
-            "ok": self.ok,
-        }
-        if self.value is None:
-            out["detail"] = "no samples"
-        return out
-
-    def describe(self) -> str:
-        if self.value is None:
-            return f"{self.slo.expr}: no samples"
-        shown = f"{self.value:.2f} ms" if self.slo.kind == "latency" else f"{self.value:g}"
-        if self.slo.kind == "ratio":
-            shown = f"{self.value * 100:.3g}%"
-        return f"{self.slo.expr}: measured {shown} → {'ok' if self.ok else 'BREACH'}"
-
-
-def operations(data: Slice) -> int:
-    """Denominator of ``*.ratio``: actions + connect attempts + REST calls."""
-    return data.counter("actions") + data.counter("connects") + data.counter("rest_calls")
-
-
-def parse_slos(exprs: Iterable[str] | str | None) -> tuple[Slo, ...]:
-    """Parse ``--slo`` values (each may hold several expressions joined by ``,`` or ``;``)."""
-    items = parse_list(exprs if exprs is None or isinstance(exprs, str) else list(exprs))
-    return tuple(parse_slo(e) for e in items)
-
-
-def evaluate(slos: Sequence[Slo], data: Slice) -> list[SloResult]:
-    return [check(slo, data) for slo in slos]
+def evaluate(slos: Sequence[Slo], data: Second | Sequence[Second], merged: Second | None = None) -> list[SloResult]:
+    """Every objective measured over ``data`` (the seconds in order; ``merged`` their merge, if kept)."""
+    return [check(slo, data, merged=merged) for slo in slos]
 
 
 class BreachTracker:
@@ -114,3 +50,56 @@ class BreachTracker:
         if self.since is None:
             self.since = now
         return now - self.since >= self.hold
+
+
+def top_failure(errors: Mapping[Any, Any]) -> str | None:
+    """The most frequent failure Locust recorded (its ``stats.errors``), as text naming the cause.
+
+    An exception whose message says nothing readable (a bare status) is shown by its repr.
+    """
+    top = max(errors.values(), key=lambda e: int(e.occurrences), default=None)
+    if top is None:
+        return None
+    error = top.error
+    text = str(error) if isinstance(error, BaseException) else ""
+    if not any(c.isalpha() for c in text):
+        text = error if isinstance(error, str) else repr(error)
+    return f"{text} on {top.name} (×{top.occurrences})"
+
+
+class RunSlos:
+    """One run's objectives and the seconds they are measured over: the live gate, the web UI's SLO
+    rows and the verdict at quit all ask this, so every value comes from one measure over one data.
+
+    ``settings_slos`` are the parsed ``--slo`` objectives, ``raw`` the option's values (to tell
+    ``--slo none`` from no ``--slo`` at all). Every written second is kept for ``outage_s``.
+    """
+
+    def __init__(self, settings_slos: Sequence[Slo], raw: Sequence[str] | str | None) -> None:
+        if settings_slos:
+            self.slos, self.source = tuple(settings_slos), "given"
+        else:
+            self.slos, self.source = slos_in_force(raw)
+        self.seconds: list[Second] = []
+
+    def add(self, s: Second) -> None:
+        self.seconds.append(s)
+
+    def results(self, merged: Second | None = None, last: int = 0) -> list[SloResult]:
+        """Every objective over the run's seconds so far (``merged``: their merge, if the caller keeps
+        it), or over the ``last`` seconds only (the live window of ``--slo-abort``)."""
+        if last:
+            return evaluate(self.slos, self.seconds[-last:]) if self.seconds else []
+        return evaluate(self.slos, self.seconds, merged=merged)
+
+    def at_quit(
+        self, total: Second, profile: Sequence[str], target: str | None, errors: Mapping[Any, Any], aborted: bool
+    ) -> tuple[list[SloResult], Verdict]:
+        """The run's results and verdict: ``total`` is the merge of its seconds, ``errors`` Locust's
+        ``stats.errors`` (the top failure names the cause of an ``error``)."""
+        results = self.results(merged=total)
+        verdict = decide(
+            total, results, profile=profile, target=target or "the target", top_failure=top_failure(errors),
+            aborted=aborted, slo_source=self.source,
+        )  # fmt: skip
+        return results, verdict

@@ -39,11 +39,10 @@ from typing import Any
 
 from flask import Response, abort, make_response, request, send_file
 
-from loadtest.harness.slo import evaluate
-from loadtest.harness.timeline import Slice, line_from_slice, window
 from loadtest.harness.webui_js import WEBUI_JS
 from loadtest.harness.webui_live import LiveReport, Rendered, RenderError
 from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows, fmt_ms
+from loadtest.timeline import COUNTER_GROUPS, EXTRA_COUNTERS, TOP_COUNTERS, Second, to_line, window
 
 __all__ = ["COLUMNS", "CONVERSATIONS_KEY", "REPORT_KEY", "install_web_ui", "live_rows", "table_rows"]
 
@@ -64,7 +63,7 @@ RECENT_SECONDS = 10
 SCRIPT_TAG = '<script src="/loadtest/webui.js" defer></script>'
 
 
-def table_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
+def table_rows(total: Second, recent: Second) -> list[dict[str, Any]]:
     """The flat table (CSV): one row per latency metric, then the integrity/throttle/disconnect counters."""
     rows: list[dict[str, Any]] = []
     for name in sorted(total.hists):
@@ -83,8 +82,8 @@ def table_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
                 "recent_p95": fmt_ms(r.percentile(95) if r is not None else None),
             }
         )
-    counters = ["actions", "events", "gaps", "duplicates", "out_of_order", "reconnects", "dropped_actions"]
-    for group in ("throttled", "disconnects", "errors"):
+    counters = [*TOP_COUNTERS, *EXTRA_COUNTERS]
+    for group in (g for g in COUNTER_GROUPS if g != "failures"):  # failures are the rows themselves
         counters += [f"{group}.{k}" for k in sorted(total.group(group))]
     for key in counters:
         rows.append({"name": key, "safe_name": key, "count": total.counter(key), "failures": "", "p50": "", "p95": ""})
@@ -97,9 +96,9 @@ def live_rows(runtime: Any) -> list[dict[str, Any]]:
     recent = window(history[-RECENT_SECONDS:])
     latest = history[-1].gauges if history else {}
     settings = runtime.settings
-    slo = evaluate(settings.slos, runtime.total) if settings is not None and runtime.runlog is not None else None
+    slo = runtime.judge.results(merged=runtime.total) if settings is not None and runtime.runlog is not None else None
     workers = len(history[-1].health) if history else 1
-    return conversation_rows(runtime.total, recent, latest, slo, workers=workers)
+    return conversation_rows(runtime.total, recent, latest, slo, workers=workers, slo_source=runtime.judge.source)
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -238,5 +237,5 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
         lines = []
         for s in list(runtime.history)[-60:]:
             t = s.second - runtime.start_second
-            lines.append(line_from_slice(s, t=t, step=runtime.step_at(t), workers=max(len(s.health), 1)))
+            lines.append(to_line(s, t=t, step=runtime.step_at(t), workers=max(len(s.health), 1)))
         return _json(lines)

@@ -44,7 +44,7 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     """Build the summary (and the plots when asked) for one request."""
     from loadtest.report.assemble import analyze, summary_dict
     from loadtest.report.runfolder import RunData
-    from loadtest.report.timeline import parse_lines
+    from loadtest.timeline import parse_lines
 
     folder = Path(str(request["folder"]))
     run = request.get("run") or {}

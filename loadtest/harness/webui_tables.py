@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadtest.harness.slo import METRICS, SloResult
-from loadtest.harness.timeline import GAUGES, Slice
+from loadtest.slo import SloResult
+from loadtest.timeline import GAUGES, METRICS, TOP_COUNTERS, Second
 
 __all__ = ["CONVERSATION_COLUMNS", "conversation_rows", "fmt_ms"]
 
@@ -35,7 +35,7 @@ _LIVE_LABELS = {
     "turns_in_flight": "turns in flight",
     "reconnecting": "reconnecting",
 }
-STREAM_COUNTERS = ("actions", "events", "turns", "bytes", "gaps", "duplicates", "out_of_order", "dropped_actions")
+STREAM_COUNTERS = (*TOP_COUNTERS, "dropped_actions")
 _STREAM_DETAIL = {
     "gaps": "event ids that never arrived",
     "duplicates": "event ids seen twice",
@@ -61,7 +61,7 @@ def _metric_order(names: Sequence[str]) -> list[str]:
     return known + sorted(n for n in names if n not in known)
 
 
-def _latency_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
+def _latency_rows(total: Second, recent: Second) -> list[dict[str, Any]]:
     rows = []
     names = set(total.hists) | {k.removeprefix("failures.") for k in total.counters if k.startswith("failures.")}
     for name in _metric_order(sorted(names)):
@@ -87,7 +87,7 @@ def _latency_rows(total: Slice, recent: Slice) -> list[dict[str, Any]]:
     return rows
 
 
-def _group_rows(section: str, group: str, total: Slice, recent: Slice, empty: str) -> list[dict[str, Any]]:
+def _group_rows(section: str, group: str, total: Second, recent: Second, empty: str) -> list[dict[str, Any]]:
     kinds = total.group(group)
     if not kinds:
         return [_row(section, empty, 0)]
@@ -97,46 +97,55 @@ def _group_rows(section: str, group: str, total: Slice, recent: Slice, empty: st
     return rows
 
 
-def _slo_rows(results: Sequence[SloResult] | None) -> list[dict[str, Any]]:
+def _slo_rows(results: Sequence[SloResult] | None, source: str = "given") -> list[dict[str, Any]]:
     if results is None:
         return [_row("SLO", "status", "–", detail="no run yet")]
     if not results:
-        return [_row("SLO", "status", "–", detail="no --slo objectives set")]
+        return [
+            _row(
+                "SLO",
+                "status",
+                "–",
+                detail="no objectives (--slo none)" if source == "none" else "no --slo objectives set",
+            )
+        ]
     breached = [r for r in results if not r.ok]
     rows = [
         _row(
             "SLO",
             "status",
             "FAIL" if breached else "pass",
-            detail=f"{len(breached)} of {len(results)} objective(s) breached so far" if breached else "all met so far",
+            detail=(f"{len(breached)} of {len(results)} objective(s) breached so far" if breached else "all met so far")
+            + (" (default objectives: no --slo given)" if source == "default" else ""),
         )
     ]
     for r in results:
         if r.value is None:
             shown = "no samples"
-        elif r.slo.kind == "latency":
+        elif r.unit == "ms":
             shown = f"{r.value:.1f} ms"
-        elif r.slo.kind == "ratio":
+        elif r.unit == "ratio":
             shown = f"{r.value * 100:.3g}%"
         else:
             shown = f"{r.value:g}"
-        rows.append(_row("SLO", r.slo.expr, shown, detail="ok" if r.ok else "BREACH"))
+        rows.append(_row("SLO", r.expr, shown, detail="ok" if r.ok else "BREACH"))
     return rows
 
 
 def conversation_rows(
-    total: Slice,
-    recent: Slice,
+    total: Second,
+    recent: Second,
     latest: Mapping[str, float],
     slo: Sequence[SloResult] | None,
     *,
     workers: int = 1,
+    slo_source: str = "given",
 ) -> list[dict[str, Any]]:
     """All rows of the tab: live gauges, latencies, stream integrity, throttles, reconnects, errors, SLOs.
 
     ``total`` is the whole run merged, ``recent`` the last seconds merged, ``latest`` the gauges of
     the newest complete second (summed over workers), ``slo`` the objectives evaluated over ``total``
-    (``None`` before any run).
+    (``None`` before any run), ``slo_source`` whether they are the defaults (``"default"``).
     """
     rows = [_row("live", _LIVE_LABELS["users"], int(latest.get("users", 0)))]
     for gauge in GAUGES:
@@ -152,5 +161,5 @@ def conversation_rows(
     rows.append(_row("reconnect", "reconnects", total.counter("reconnects"), recent=recent.counter("reconnects")))
     rows += _group_rows("reconnect", "disconnects", total, recent, "no disconnects")
     rows += _group_rows("errors", "errors", total, recent, "no errors")
-    rows += _slo_rows(slo)
+    rows += _slo_rows(slo, slo_source)
     return rows

@@ -1,7 +1,7 @@
 """The report's pure maths over timeline seconds: percentiles, throughput, per-step figures, recovery,
 integrity, disconnect taxonomy and load-generator health.
 
-Every function takes plain data (:class:`~loadtest.report.timeline.Second` records, steps) and returns
+Every function takes plain data (:class:`~loadtest.timeline.Second` records, steps) and returns
 plain data; nothing here reads files or draws. Throttle onset, capacity and run comparison live in
 ``throttle.py``, ``capacity.py`` and ``compare.py``.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from loadtest.histogram import Histogram
 from loadtest.report.steps import SETTLE_S, Step, steady_seconds, step_seconds
-from loadtest.report.timeline import Second
+from loadtest.timeline import Second
 
 __all__ = [
     "CPU_PERCENT_LIMIT",
@@ -311,11 +311,11 @@ class HealthWindow:
 
 def _unhealthy(s: Second, lag_limit: float, cpu_limit: float) -> list[str]:
     reasons = []
-    if s.health.get("loop_lag_ms", 0.0) > lag_limit:
+    if s.health_of("loop_lag_ms") > lag_limit:
         reasons.append(f"loop lag > {lag_limit:g} ms")
-    if s.health.get("cpu_percent", 0.0) >= cpu_limit:
+    if s.health_of("cpu_percent") >= cpu_limit:
         reasons.append(f"CPU ≥ {cpu_limit:g}%")
-    if s.health.get("lost_workers", 0.0) > 0:
+    if s.health_of("lost_workers") > 0:
         reasons.append("lost workers")
     return reasons
 
@@ -331,9 +331,9 @@ def health_windows(
         reasons = _unhealthy(s, lag_limit_ms, cpu_limit_percent)
         if not reasons:
             continue
-        lag = s.health.get("loop_lag_ms", 0.0)
-        cpu = s.health.get("cpu_percent", 0.0)
-        lost = int(s.health.get("lost_workers", 0.0))
+        lag = s.health_of("loop_lag_ms")
+        cpu = s.health_of("cpu_percent")
+        lost = int(s.health_of("lost_workers"))
         if out and out[-1].end_t == s.t - 1:
             w = out[-1]
             merged = list(dict.fromkeys([*w.reasons, *reasons]))

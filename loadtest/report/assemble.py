@@ -35,7 +35,9 @@ from loadtest.report.runfolder import RunData
 from loadtest.report.slo import evaluate, parse_slo, split_exprs
 from loadtest.report.steps import SETTLE_S, Step, find_steps
 from loadtest.report.throttle import Onset, first_onset, throttle_onsets
-from loadtest.report.timeline import Second
+from loadtest.slo import DEFAULT_SLOS, SloResult
+from loadtest.timeline import TOP_COUNTERS, Second, window
+from loadtest.verdict import decide
 
 __all__ = [
     "SECRET_WORDS",
@@ -46,6 +48,7 @@ __all__ = [
     "search_capacity",
     "search_onset",
     "summary_dict",
+    "verdict_reason",
 ]
 
 SECRET_WORDS = ("key", "token", "cookie", "secret", "password", "authorization")
@@ -64,14 +67,6 @@ def redact(value: Any, name: str = "") -> Any:
     if isinstance(value, str):
         return _URL_SECRET.sub(lambda m: m.group(1) + _REDACTED, value)
     return value
-
-
-@dataclass(frozen=True, slots=True)
-class SloResult:
-    expr: str
-    value: float | None
-    ok: bool | None
-    source: str  # "run.json" or "report" (evaluated here over the whole timeline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +93,7 @@ class Analysis:
     health: list[HealthWindow]
     slo: list[SloResult]
     verdict: str
+    verdict_reason: str | None = None  # None: an older run.json without one (the headline says why)
     notes: list[str] = field(default_factory=list)
     faults: FaultSummary = field(default_factory=FaultSummary)
 
@@ -123,7 +119,10 @@ def _slo_exprs(run: Mapping[str, Any]) -> list[str]:
     raw = settings.get("slo") if isinstance(settings, Mapping) else None
     if isinstance(raw, str):
         raw = [raw]
-    return split_exprs(str(e) for e in raw) if isinstance(raw, list) else []
+    given = split_exprs(str(e) for e in raw) if isinstance(raw, list) else []
+    if not given and run.get("slo_source") == "default":  # a run that crashed before judging its defaults
+        return list(DEFAULT_SLOS)
+    return [e for e in given if e.lower() != "none"]
 
 
 def _slo_results(run: Mapping[str, Any], seconds: Sequence[Second]) -> list[SloResult]:
@@ -140,7 +139,7 @@ def _slo_results(run: Mapping[str, Any], seconds: Sequence[Second]) -> list[SloR
                     str(s["expr"]),
                     float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
                     ok if isinstance(ok, bool) else None,
-                    "run.json",
+                    source="run.json",
                 )
             )
         return out
@@ -148,17 +147,53 @@ def _slo_results(run: Mapping[str, Any], seconds: Sequence[Second]) -> list[SloR
     for expr in _slo_exprs(run):
         slo = parse_slo(expr)
         value, ok = evaluate(slo, seconds) if slo else (None, None)
-        results.append(SloResult(expr, value, ok if slo else None, "report"))
+        results.append(SloResult(expr, value, ok if slo else None, source="report"))
     return results
 
 
-def _verdict(run: Mapping[str, Any], slo: Sequence[SloResult]) -> str:
+def _verdict(data: RunData, slo: Sequence[SloResult], seconds: Sequence[Second]) -> tuple[str, str | None]:
+    """The run's verdict and reason: as the run recorded them, else decided here (a run that crashed)."""
+    run = data.run
+    recorded = str(run.get("verdict") or "").lower()
+    reason = run.get("verdict_reason")
+    if recorded in ("pass", "fail", "error") and isinstance(reason, str):
+        return recorded, reason
+    if recorded or not seconds:
+        return _legacy_verdict(run, slo), None
+    profile = run.get("profile")
+    failures = data.locust.get("failures") or []
+    top = max(failures, key=lambda r: int(r.get("Occurrences") or 0), default=None)
+    v = decide(
+        window(seconds),
+        slo,
+        profile=[str(p) for p in profile] if isinstance(profile, list) else [],
+        target=str(run.get("target") or "the target"),
+        top_failure=f"{top.get('Error')} on {top.get('Name')}" if top else None,
+        slo_source=str(run.get("slo_source") or "given"),
+    )
+    return v.verdict, v.reason
+
+
+def _legacy_verdict(run: Mapping[str, Any], slo: Sequence[SloResult]) -> str:
     if any(s.ok is False for s in slo):
         return "fail"
     code = run.get("exit_code")
     if isinstance(code, int) and not isinstance(code, bool) and code != 0:
         return "fail"
     return "fail" if str(run.get("verdict", "")).lower() == "fail" else "pass"
+
+
+def verdict_reason(a: Analysis) -> str:
+    """The verdict's one-line reason: the run's own, else (an older run.json) said from the SLOs."""
+    if a.verdict_reason:
+        return a.verdict_reason
+    failed = [s.expr for s in a.slo if s.ok is False]
+    code = a.run.get("exit_code")
+    if failed:
+        return "SLO breached: " + ", ".join(failed)
+    if a.verdict == "fail":
+        return f"run exited with code {code}" if code not in (None, 0) else "run.json verdict is fail"
+    return f"all {len(a.slo)} SLO(s) met" if a.slo else "no SLO declared"
 
 
 def analyze(data: RunData) -> Analysis:
@@ -181,6 +216,7 @@ def analyze(data: RunData) -> Analysis:
     else:
         onsets = throttle_onsets(stats)
     slo = _slo_results(data.run, seconds)
+    verdict, verdict_reason = _verdict(data, slo, seconds)
     cap = capacity(stats, seconds, _slo_exprs(data.run))
     notes = list(data.notes)
     recorded = data.run.get("notes")
@@ -209,10 +245,7 @@ def analyze(data: RunData) -> Analysis:
         window_s=default_window_s(duration),
         windows=windows(seconds, default_window_s(duration)),
         metrics=all_metric_stats(seconds),
-        totals={
-            k: sum_counter(seconds, k)
-            for k in ("actions", "events", "bytes", "gaps", "duplicates", "out_of_order", "turns")
-        },
+        totals={k: sum_counter(seconds, k) for k in TOP_COUNTERS},
         throttled=sum_map(seconds, "throttled"),
         disconnects=sum_map(seconds, "disconnects"),
         errors=sum_map(seconds, "errors"),
@@ -223,7 +256,8 @@ def analyze(data: RunData) -> Analysis:
         recovery=recovery(seconds),
         health=health,
         slo=slo,
-        verdict=_verdict(data.run, slo),
+        verdict=verdict,
+        verdict_reason=verdict_reason,
         notes=notes,
         faults=faults,
     )
@@ -337,4 +371,5 @@ def summary_dict(a: Analysis) -> dict[str, Any]:
         "capacity": cap,
         "slo": [{"expr": s.expr, "value": _r(s.value, 6), "ok": s.ok} for s in a.slo],
         "verdict": a.verdict,
+        "verdict_reason": verdict_reason(a),
     }

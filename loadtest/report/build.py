@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from loadtest.report.assemble import Analysis, analyze, summary_dict
+from loadtest.report.assemble import Analysis, analyze, summary_dict, verdict_reason
 from loadtest.report.figures import FIGURES, make_figure
 from loadtest.report.render import summary_json, summary_markdown
 from loadtest.report.render_html import report_html
@@ -21,7 +21,7 @@ __all__ = ["ReportResult", "build_report"]
 
 
 class ReportResult(NamedTuple):
-    """What :func:`build_report` wrote, and the verdict (``"pass"`` or ``"fail"``)."""
+    """What :func:`build_report` wrote, and the verdict (``"pass"``, ``"fail"`` or ``"error"``) with its reason."""
 
     report_html: Path
     summary_md: Path
@@ -30,6 +30,7 @@ class ReportResult(NamedTuple):
     verdict: str
     summary: dict[str, Any]
     notes: list[str]
+    verdict_reason: str = ""
 
 
 def _write(path: Path, text: str) -> Path:
@@ -71,6 +72,7 @@ def build_report(run_dir: Path | str) -> ReportResult:
         summary_json=_write(folder / "summary.json", summary_json(analysis)),
         plots=plots,
         verdict=analysis.verdict,
+        verdict_reason=verdict_reason(analysis),
         summary=summary,
         notes=list(analysis.notes),
     )

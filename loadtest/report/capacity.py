@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from loadtest.report.analysis import StepStats
 from loadtest.report.slo import Slo, evaluate, parse_slo
-from loadtest.report.timeline import Second
+from loadtest.timeline import Second
 
 __all__ = [
     "DEFAULT_SLOS",

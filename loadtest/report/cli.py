@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for note in result.notes:
         print(f"note: {note}")
-    print(f"verdict: {result.verdict}")
+    print(f"verdict: {result.verdict}: {result.verdict_reason}")
     print(f"plots: {result.report_html.parent / 'plots'} ({len(result.plots)} PNG)")
     print(f"summary.json: {result.summary_json}")
     print(f"report.html: {result.report_html}")

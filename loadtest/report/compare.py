@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from loadtest.timeline import STREAM_FAULTS
+
 __all__ = ["Delta", "compare_summaries", "regressions"]
 
 _LATENCY_STATS = ("p50_ms", "p95_ms", "p99_ms")
@@ -94,7 +96,7 @@ def _rows(base: Mapping[str, Any], new: Mapping[str, Any], min_delta_ms: float) 
     for key, label in (("actions_per_s", "throughput.actions_per_s"), ("events_per_s", "throughput.events_per_s")):
         rows.append(Delta(label, "/s", _rate(base, key), _rate(new, key), False, 0.0))
     rows.append(Delta("throttled.ratio", "", _throttle_ratio(base), _throttle_ratio(new), True, _RATIO_FLOOR))
-    for key in ("gaps", "duplicates", "out_of_order"):
+    for key in STREAM_FAULTS:
         rows.append(Delta(f"{key}.per_1k_events", "", _per_1k(base, key), _per_1k(new, key), True, 0.0))
     for key, label in (
         ("max_conversations_within_slo", "capacity.max_conversations"),

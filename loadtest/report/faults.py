@@ -2,7 +2,8 @@
 
 A load test is used exactly when servers misbehave, so the report says plainly what happened:
 
-- an *outage*: consecutive seconds in which users were running but no socket was connected while
+- an *outage* (:func:`loadtest.timeline.outages`, also the ``outage_s`` SLO): consecutive seconds in
+  which users were running but no socket was connected while
   conversations were reconnecting or connects failed (the server was down or unreachable);
 - *lost workers*: Locust workers that stopped reporting (``health.lost_workers``);
 - *unaudited holes*: event-id holes the conversation layer could not check with the server (its REST
@@ -17,20 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtest.report.timeline import Second
+from loadtest.timeline import Outage, Second, outages
 
 __all__ = ["FaultSummary", "Outage", "fault_summary"]
-
-
-@dataclass(frozen=True, slots=True)
-class Outage:
-    start_t: int
-    end_t: int
-    failed_connects: int
-
-    @property
-    def duration_s(self) -> int:
-        return self.end_t - self.start_t + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,42 +71,19 @@ class FaultSummary:
         }
 
 
-def _down(s: Second, seen_up: bool) -> bool:
-    if not seen_up or s.users <= 0 or s.gauge("sockets") > 0:
-        return False
-    return s.gauge("reconnecting") > 0 or s.failures.get("connect", 0) > 0 or s.failures.get("reconnect", 0) > 0
-
-
 def fault_summary(seconds: Sequence[Second]) -> FaultSummary:
-    outages: list[Outage] = []
-    seen_up = False
-    start: int | None = None
-    failed = 0
-    last_t = 0
     lost = 0
     lost_at: int | None = None
     protocol: dict[str, int] = {}
     for s in seconds:
-        if _down(s, seen_up):
-            if start is None:
-                start, failed = s.t, 0
-            failed += s.failures.get("connect", 0)
-            last_t = s.t
-        elif start is not None:  # reconnects report their failed attempts when they end: this second
-            outages.append(Outage(start, last_t, failed + s.failures.get("connect", 0)))
-            start = None
-        if s.gauge("sockets") > 0:
-            seen_up = True
-        n = int(s.health.get("lost_workers", 0.0))
+        n = int(s.health_of("lost_workers"))
         if n > lost:
             lost, lost_at = n, s.t if lost_at is None else lost_at
         for key, v in s.errors.items():
             if key.startswith("protocol_"):
                 protocol[key.removeprefix("protocol_")] = protocol.get(key.removeprefix("protocol_"), 0) + v
-    if start is not None:
-        outages.append(Outage(start, last_t, failed))
     return FaultSummary(
-        outages=outages,
+        outages=outages(seconds),
         lost_workers=lost,
         lost_workers_at=lost_at,
         unaudited=sum(s.extra.get("unaudited", 0) for s in seconds),

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from loadtest.report import plots
 from loadtest.report.analysis import CPU_PERCENT_LIMIT, LOOP_LAG_LIMIT_MS, merge_metrics
 from loadtest.report.assemble import Analysis, search_capacity
+from loadtest.timeline import GAUGES
 
 __all__ = ["FIGURES", "make_figure"]
 
@@ -30,7 +31,7 @@ def _t(a: Analysis) -> list[float]:
 
 def _load(a: Analysis) -> Figure:
     series: dict[str, list[float]] = {"users": [float(s.users) for s in a.seconds]}
-    for gauge in ("conversations", "sockets", "reconnecting", "turns_in_flight"):
+    for gauge in GAUGES:
         values = [s.gauge(gauge) for s in a.seconds]
         if any(values):
             series[gauge.replace("_", " ")] = values
@@ -120,8 +121,8 @@ def _disconnects(a: Analysis) -> Figure:
 def _health(a: Analysis) -> Figure:
     return plots.health_plot(
         _t(a),
-        [s.health.get("loop_lag_ms", 0.0) for s in a.seconds],
-        [s.health.get("cpu_percent", 0.0) for s in a.seconds],
+        [s.health_of("loop_lag_ms") for s in a.seconds],
+        [s.health_of("cpu_percent") for s in a.seconds],
         [(float(w.start_t), float(w.end_t)) for w in a.health],
         LOOP_LAG_LIMIT_MS,
         CPU_PERCENT_LIMIT,

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.report.assemble import Analysis, search_capacity, search_onset, summary_dict
+from loadtest.report.assemble import Analysis, search_capacity, search_onset, summary_dict, verdict_reason
 from loadtest.report.slo import parse_slo
 from loadtest.report.throttle import Onset
 
@@ -76,16 +76,7 @@ class Headline:
 
 
 def headline(a: Analysis) -> Headline:
-    failed = [s.expr for s in a.slo if s.ok is False]
-    code = a.run.get("exit_code")
-    if failed:
-        reason = "SLO breached: " + ", ".join(failed)
-    elif a.verdict == "fail":
-        reason = f"run exited with code {code}" if code not in (None, 0) else "run.json verdict is fail"
-    elif a.slo:
-        reason = f"all {len(a.slo)} SLO(s) met"
-    else:
-        reason = "no SLO declared"
+    reason = verdict_reason(a)
     if not a.data.has_run_json or not a.run.get("ended_at") or a.data.dropped_lines:
         reason += "; the run did not finish normally, figures cover what was recorded"
     c = a.capacity
@@ -190,7 +181,7 @@ def step_header(a: Analysis) -> list[str]:
 def summary_markdown(a: Analysis, report_name: str = "report.html") -> str:
     """A CI job summary: verdict, answers, SLOs, percentiles, steps, notes."""
     h = headline(a)
-    mark = "✅ PASS" if h.verdict == "pass" else "❌ FAIL"
+    mark = {"pass": "✅ PASS", "error": "⚠️ ERROR"}.get(h.verdict, "❌ FAIL")
     out = [f"## loadtest: {a.label} — {mark}", "", f"{h.verdict_reason}.", ""]
     out += _md_table(
         ["question", "answer"],
@@ -204,6 +195,11 @@ def summary_markdown(a: Analysis, report_name: str = "report.html") -> str:
     )
     if a.slo:
         out += ["### SLOs", ""]
+        if a.run.get("slo_source") == "default":
+            out += [
+                "Default objectives (no `--slo` was given; any `--slo` replaces them, `--slo none` turns them off).",
+                "",
+            ]
         out += _md_table(
             ["SLO", "value", "result"],
             [

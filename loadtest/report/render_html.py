@@ -33,7 +33,7 @@ h1{font-size:1.5rem;margin:.2rem 0}
 h2{font-size:1.15rem;margin:1.8rem 0 .6rem;border-bottom:1px solid #d5d9e0;padding-bottom:.3rem}
 .sub{color:#5b6475;font-size:.9rem}
 .badge{display:inline-block;padding:.15rem .7rem;border-radius:1rem;font-weight:700;color:#fff;margin-left:.6rem}
-.pass{background:#1f8f4e}.fail{background:#c62f2f}
+.pass{background:#1f8f4e}.fail{background:#c62f2f}.error{background:#b36b00}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(250px,1fr));gap:12px;margin:14px 0}
 .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:10px 14px}
 .card h3{margin:0 0 .3rem;font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#5b6475}
@@ -51,6 +51,12 @@ figure{background:#fff;border:1px solid #dde1e7;border-radius:8px;margin:0 0 16p
 figure img{max-width:100%;height:auto;display:block;margin:0 auto}
 figcaption{color:#5b6475;font-size:.85rem;text-align:center}
 """
+
+
+_DEFAULTS_NOTE = (
+    "<p>Default objectives (no <code>--slo</code> was given; any <code>--slo</code> replaces them, "
+    "<code>--slo none</code> turns them off).</p>"
+)
 
 
 def _e(value: object) -> str:
@@ -126,7 +132,8 @@ def _first_screen(a: Analysis) -> str:
     )
     parts.append('</div><div><h2 id="slo">SLOs</h2>')
     parts.append(
-        _table(["SLO", "value", "result"], slo_rows) if slo_rows else "<p>No SLO was declared for this run.</p>"
+        (_DEFAULTS_NOTE if a.run.get("slo_source") == "default" else "")
+        + (_table(["SLO", "value", "result"], slo_rows) if slo_rows else "<p>No SLO was declared for this run.</p>")
     )
     parts.append("</div></div>")
     return "\n".join(parts)

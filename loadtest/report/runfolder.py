@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtest.report.timeline import Second, parse_lines
+from loadtest.timeline import Second, parse_lines
 
 __all__ = ["LOCUST_CSVS", "RunData", "RunFolderError", "load_run"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.report.timeline import Second
+from loadtest.timeline import Second
 
 __all__ = ["MIN_STEP_S", "SETTLE_S", "Step", "find_steps", "steady_seconds", "step_seconds"]
 

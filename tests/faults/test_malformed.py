@@ -40,7 +40,9 @@ def test_malformed_frames_counted_per_kind_and_other_users_unaffected(tmp_path: 
             peer.url, folder, "--conversation-ids", str(ids), "--wait-ready", "off", "--think-time", "200ms",
             "--turn-timeout", "3s", "--exit-code-on-error", "0", "ChatUser", users=len(KINDS) + 1, run_time="6s",
         )  # fmt: skip
-    assert r.rc == 0, r.output[-3000:]
+    # protocol errors are errors: the default errors.ratio<1% fails the run, naming them
+    assert r.rc == 3, r.output[-3000:]
+    assert r.run["verdict"] == "fail" and "errors.ratio<1% (measured " in r.run["verdict_reason"], r.run
     errors = r.total().group("errors")
     seen = {k.removeprefix("protocol_"): v for k, v in errors.items() if k.startswith("protocol_")}
     # one kind per faulty conversation, at least once each (every reconnect meets it again)

@@ -113,7 +113,9 @@ def test_server_never_restarted_backs_off_and_ends_on_time(tmp_path: Path) -> No
         server.stop()
     elapsed = time.monotonic() - started
     run, lines = read_folder(folder)
-    assert rc == 0, out[-3000:]
+    # the default objectives judge it: the outage (every socket down, never back) fails the run
+    assert rc == 3, out[-3000:]
+    assert run["verdict"] == "fail" and "outage_s==0 (outage: " in run["verdict_reason"], run["verdict_reason"]
     # ends on time: run time + Locust's stop timeout + start-up, never hung on reconnects
     assert elapsed < run_s + 25, elapsed
     assert run["ended_at"] and (folder / "report.html").exists() and (folder / "summary.json").exists()

@@ -47,7 +47,9 @@ def test_connect_timeout_fires_at_its_configured_time(tmp_path: Path) -> None:
             "--wait-ready", "off",  # the REST readiness poll has its own (30 s) timeout: see notes/requests-faults.md
             "--exit-code-on-error", "0", "ChatUser", users=2, run_time="7s",
         )  # fmt: skip
-    assert r.rc == 0, r.output[-3000:]
+    # no connect ever succeeded: nothing was measured, and the verdict says so (exit 1)
+    assert r.rc == 1, r.output[-3000:]
+    assert r.run["verdict"] == "error" and f"the target {host} was never reached" in r.run["verdict_reason"]
     row = _row(folder, "connect")
     assert int(row["Failure Count"]) >= 2 and int(row["Failure Count"]) == int(row["Request Count"]), row
     assert float(row["Min Response Time"]) >= 2000.0 and float(row["Max Response Time"]) <= 2000.0 + SLACK_MS, row
@@ -65,7 +67,9 @@ def test_turn_timeout_fires_at_its_configured_time(tmp_path: Path) -> None:
             "--exit-code-on-error", "0", "ChatUser", users=2, run_time="7s",
         )  # fmt: skip
         stalls = server.metrics()['loadtest_faults_total{kind="stall"}']
-    assert r.rc == 0, r.output[-3000:]
+    # every turn stalled: no turn completed, so nothing was measured (exit 1)
+    assert r.rc == 1, r.output[-3000:]
+    assert r.run["verdict"] == "error" and "no turn completed" in r.run["verdict_reason"], r.run
     assert stalls >= 2
     row = _row(folder, "turn")
     assert int(row["Failure Count"]) >= 2 and int(row["Failure Count"]) == int(row["Request Count"]), row

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtest.harness.timeline import Slice, slice_from_line, window
+from loadtest.timeline import Second as Slice
+from loadtest.timeline import from_line as slice_from_line
+from loadtest.timeline import window
 from tests.support.procs import ROOT
 
 LOCUSTFILE = ROOT / "locustfile.py"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadtest.harness.slo import BreachTracker, SloError, evaluate, parse_slo, parse_slos
-from loadtest.harness.timeline import Slice
+from loadtest.timeline import Second as Slice
 
 
 def _data() -> Slice:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import random
 
-from loadtest.harness.timeline import Assembler, Slice, line_from_slice, slice_from_line, window
+from loadtest.harness.timeline import Assembler
 from loadtest.histogram import Histogram
+from loadtest.timeline import Second as Slice
+from loadtest.timeline import from_line as slice_from_line
+from loadtest.timeline import to_line as line_from_slice
+from loadtest.timeline import window
 
 
 def _random_slice(rng: random.Random, second: int, worker: int) -> tuple[Slice, list[float]]:

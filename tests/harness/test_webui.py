@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.harness.timeline import Slice
 from loadtest.harness.webui import COLUMNS, table_rows
+from loadtest.timeline import Second as Slice
 
 
 def test_rows_per_metric_then_counters() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from loadtest.histogram import Histogram
-from loadtest.report.timeline import Second
+from loadtest.timeline import Second
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
 

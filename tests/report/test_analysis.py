@@ -21,7 +21,7 @@ from loadtest.report.capacity import capacity, find_knee
 from loadtest.report.slo import evaluate, parse_slo, split_exprs
 from loadtest.report.steps import find_steps, steady_seconds
 from loadtest.report.throttle import first_onset, throttle_onsets
-from loadtest.report.timeline import Second
+from loadtest.timeline import Second
 from tests.report.helpers import second
 
 
@@ -209,7 +209,7 @@ def test_slo_evaluation_over_seconds() -> None:
 
 
 def test_the_connects_counter_wins_over_connect_samples() -> None:
-    from loadtest.report.timeline import parse_second
+    from loadtest.timeline import from_line as parse_second
 
     explicit = parse_second({"t": 0, "counters": {"actions": 2, "connects": 5, "rest_calls": 1, "reconnects": 3}})
     assert explicit.operations == 8 and explicit.extra == {"reconnects": 3}

@@ -65,7 +65,16 @@ def test_committed_fixtures_are_what_the_generator_writes(tmp_path: Path) -> Non
 def test_summary_json_has_exactly_the_design_shape(built: dict[str, tuple[Path, ReportResult]]) -> None:
     for _folder, result in built.values():
         s = json.loads(result.summary_json.read_text(encoding="utf-8"))
-        assert set(s) == {"run", "metrics", "counters", "throttle_onset", "capacity", "slo", "verdict"}
+        assert set(s) == {
+            "run",
+            "metrics",
+            "counters",
+            "throttle_onset",
+            "capacity",
+            "slo",
+            "verdict",
+            "verdict_reason",
+        }
         assert set(s["counters"]) == {
             "actions",
             "events",

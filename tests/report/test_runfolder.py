@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from loadtest.report.runfolder import RunFolderError, load_run
-from loadtest.report.timeline import parse_lines, parse_second
+from loadtest.timeline import from_line as parse_second
+from loadtest.timeline import parse_lines
 from tests.report.helpers import RUNS, copy_run
 
 

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from loadtest.harness.timeline import Slice, line_from_slice, window
 from loadtest.harness.webui_live import LiveReport
 from loadtest.harness.webui_render import answer
 from loadtest.report import build_report
 from loadtest.report.figures import FIGURES
+from loadtest.timeline import Second as Slice
+from loadtest.timeline import to_line as line_from_slice
+from loadtest.timeline import window
 
 START = 1_764_000_000
 

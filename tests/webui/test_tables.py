@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loadtest.harness.slo import evaluate, parse_slos
-from loadtest.harness.timeline import Slice
 from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows
+from loadtest.timeline import Second as Slice
 
 
 def _total() -> Slice:
@@ -76,3 +76,11 @@ def test_slo_status_rows() -> None:
     assert _by(rows, "live", "workers reporting")["count"] == 2
     no_slo = conversation_rows(total, Slice(0), {}, [])
     assert _by(no_slo, "SLO", "status")["detail"] == "no --slo objectives set"
+
+
+def test_default_objectives_are_shown_as_such() -> None:
+    results = evaluate(parse_slos(["gaps==0"]), _total())
+    rows = conversation_rows(_total(), Slice(0), {}, results, slo_source="default")
+    assert "default objectives" in str(_by(rows, "SLO", "status")["detail"])
+    rows = conversation_rows(_total(), Slice(0), {}, [], slo_source="none")
+    assert _by(rows, "SLO", "status")["detail"] == "no objectives (--slo none)"

@@ -143,7 +143,8 @@ def test_wait_ready_polls_until_running_then_stopped_and_unsupported_servers() -
 
 def test_wait_ready_times_out_on_a_conversation_that_never_runs() -> None:
     with ReferenceServer("--startup-delay-ms", "60000", "--no-http-limit") as server:
-        conv = Conversation(ConversationConfig(server.url, ready_poll=0.2, ready_timeout=1.0))
+        # polls share the user's connection pacing (at most 2 connections in any 1 s), so 2.5 s holds >= 3 polls
+        conv = Conversation(ConversationConfig(server.url, ready_poll=0.2, ready_timeout=2.5))
         conv.create()
         res = conv.wait_ready()
         assert (res.ok, res.outcome, res.status) == (False, "timeout", "STARTING") and res.polls >= 3

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from loadtest.harness.failures import (
+    ConnectFailed,
     ConnectionLost,
     IntegrityFailure,
     NotReady,
@@ -41,7 +42,15 @@ from loadtest.openhands import Turn as TurnRecord
 from loadtest.openhands.listener import SIGNALS
 from loadtest.timeline import Second as Slice
 
-__all__ = ["GOOD_END_STATES", "REQUEST_TYPE", "THROTTLE_SIGNALS", "GaugeSource", "MetricsListener", "Recorder"]
+__all__ = [
+    "GOOD_END_STATES",
+    "REQUEST_TYPE",
+    "THROTTLE_SIGNALS",
+    "GaugeSource",
+    "MetricsListener",
+    "Recorder",
+    "rest_error_key",
+]
 
 REQUEST_TYPE = "socketio"
 GOOD_END_STATES = frozenset({"awaiting_user_input", "finished", "paused"})
@@ -53,6 +62,19 @@ THROTTLE_SIGNALS = frozenset(SIGNALS) - SERVER_ERROR_SIGNALS
 
 _INTEGRITY_KEYS = {"gap": "gaps", "duplicate": "duplicates", "history_reset": "history_resets"}
 _NOT_FAILURES = frozenset({"unaudited", "history_reset"})
+
+
+def rest_error_key(call: str, status: int) -> str:
+    """The per-second counter of a failed REST `call`, named by its status class (few, stable names):
+    ``errors.rest_events_no_answer`` (refused, reset, timed out), ``errors.rest_events_429`` (the limiter),
+    ``errors.rest_events_4xx``, ``errors.rest_events_5xx``. Never a bare ``status=0``."""
+    if status <= 0:
+        cls = "no_answer"
+    elif status == 429:
+        cls = "429"
+    else:
+        cls = f"{status // 100}xx"
+    return f"errors.rest_{call}_{cls}"
 
 
 class GaugeSource(Protocol):
@@ -177,25 +199,37 @@ class Recorder:
         s.count("connects")
         self._ok(s, "connect", cr.duration_ms, cr.replay_bytes)
 
-    def connect_failed(self, exc: BaseException, started_at: float) -> None:
+    def connect_failed(self, exc: BaseException, started_at: float, cause: str | None = None) -> None:
+        """A first connect failed: the failure names `cause` (``Conversation.last_cause``) when there is one."""
         s = self._slice()
         s.count("connects")
-        self._failed(s, "connect", exc, (time.perf_counter() - started_at) * 1000.0)
+        self._failed(s, "connect", ConnectFailed.of(exc, cause), (time.perf_counter() - started_at) * 1000.0)
 
     def rest(self, call: str, result: RestResult) -> None:
+        """A REST call's final answer: ``rest_create`` is a Locust row (a failure names its cause); the other
+        calls' failures are counted per second as ``errors.rest_<call>_<status class>`` (`rest_error_key`)."""
         s = self._slice()
         s.count("rest_calls")
         if result.slow_generator:  # slow, but the generator's own loop lag explains it: not a throttle signal
             s.count("slow_generator")
         if call != "create":
             if not result.ok:
-                s.count(f"errors.rest_{call}")
+                s.count(rest_error_key(call, result.status))
             return
         if result.ok:
             s.record("rest_create", result.elapsed_ms)
             self._fire("rest_create", result.elapsed_ms, 0)
         else:
-            self._failed(s, "rest_create", RestFailed(result.status), result.elapsed_ms)
+            self._failed(s, "rest_create", RestFailed(result), result.elapsed_ms)
+
+    def rest_retried(self, result: RestResult) -> None:
+        """A REST answer that will be asked again (no answer, 429, 5xx): a call made (``rest_calls``, and
+        ``rest_retries``), never a failure; its throttle signal comes through `signal` on its own."""
+        s = self._slice()
+        s.count("rest_calls")
+        s.count("rest_retries")
+        if result.slow_generator:
+            s.count("slow_generator")
 
     def ready(self, ms: float | None, outcome: str) -> None:
         """A conversation's wait for ``RUNNING`` before its socket joins (`Conversation.wait_ready`):
@@ -252,7 +286,7 @@ class Recorder:
         if rr.attempts > 1:
             s.count("failures.connect", rr.attempts - 1 if rr.ok else rr.attempts)
         if not rr.ok:
-            self._failed(s, "reconnect", ReconnectFailed(repr(rr.error)))
+            self._failed(s, "reconnect", ReconnectFailed.of(rr))
             return
         if rr.recovery_ms is not None:
             self._ok(s, "reconnect", rr.recovery_ms)
@@ -330,3 +364,6 @@ class MetricsListener(ConversationListener):
 
     def on_rest(self, conv: Conversation, call: str, result: RestResult) -> None:
         self.recorder.rest(call, result)
+
+    def on_rest_retried(self, conv: Conversation, call: str, result: RestResult) -> None:
+        self.recorder.rest_retried(result)

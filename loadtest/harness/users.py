@@ -28,6 +28,7 @@ from loadtest.harness.options import OptionError, Settings
 from loadtest.harness.pacing import PaceSchedule
 from loadtest.harness.runtime import install, runtime_for
 from loadtest.openhands import Conversation, ConversationConfig, ConversationError, RestClient, Turn
+from loadtest.openhands.pacing import STABLE_CONNECTION
 from loadtest.sio.errors import SioError
 
 __all__ = ["ChatUser", "IdleUser", "OpenHandsUser", "PacedUser", "ReconnectUser"]
@@ -35,7 +36,6 @@ __all__ = ["ChatUser", "IdleUser", "OpenHandsUser", "PacedUser", "ReconnectUser"
 logger = logging.getLogger("loadtest.harness")
 RETRY_PAUSE_MAX = 8.0
 SETTLE_TIMEOUT = 5.0  # seconds a stopping user waits for its hole audits (about a REST page each)
-STABLE_CONNECTION = 1.0  # seconds a connection must last before a loss is reconnected without a pause
 
 install()
 _SOURCE_SEQ = itertools.count()  # users of this process, in start order, for --source-ips
@@ -159,7 +159,7 @@ class OpenHandsUser(User):
         except ConversationError:
             return False  # the REST create failed: reported by the listener as rest_create
         except SioError as exc:
-            self.runtime.recorder.connect_failed(exc, started)
+            self.runtime.recorder.connect_failed(exc, started, conv.last_cause)  # names the cause, not the repr
             return False
         self.runtime.recorder.connected(cr)
         self._note_connected()

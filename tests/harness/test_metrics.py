@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtest.harness.failures import ConnectionLost, IntegrityFailure, RestFailed, ServerSignal, Throttled, TurnFailed
+from loadtest.harness.failures import ConnectionLost, IntegrityFailure, ServerSignal, Throttled, TurnFailed
 from loadtest.harness.metrics import Recorder
 from loadtest.openhands import ConnectResult, ReconnectResult, RestResult, Turn
 from loadtest.sio.errors import HandshakeRejected
@@ -89,7 +89,7 @@ def test_connect_rest_reconnect() -> None:
         ("connect", None),
         ("connect", "HandshakeRejected(status=429)"),
         ("rest_create", None),
-        ("rest_create", repr(RestFailed(429))),
+        ("rest_create", "RestFailed('HTTP 429')"),
         ("reconnect", None),
         ("resync", None),
     ]
@@ -126,3 +126,18 @@ def test_bottleneck_warning_needs_a_sustained_problem_and_is_rate_limited(caplog
     assert "load generator is the bottleneck" in caplog.text and "--processes" in caplog.text
     assert not w.update(6, 90.0, 99.0)  # at most one warning per 30 s
     assert w.update(40, 90.0, 99.0) and w.warnings == 2
+
+
+def test_failed_rest_calls_are_counted_by_status_class_and_retried_ones_are_not_failures() -> None:
+    from loadtest.harness.metrics import rest_error_key
+
+    rec, hook, _ = _recorder()
+    rec.rest("events", RestResult(0, 5.0, None, None, None, False, cause="connect refused (127.0.0.1:9)"))
+    rec.rest("events", RestResult(404, 1.0, {}, None, None, False))
+    rec.rest("ready", RestResult(503, 1.0, {}, None, None, False))
+    rec.rest_retried(RestResult(429, 1.0, {}, 1.0, "http_429", False))
+    c = rec.current.counters
+    assert c["errors.rest_events_no_answer"] == 1 and c["errors.rest_events_4xx"] == 1
+    assert c["errors.rest_ready_5xx"] == 1 and c["rest_calls"] == 4 and c["rest_retries"] == 1
+    assert rest_error_key("events", 429) == "errors.rest_events_429"
+    assert not [r for r in hook.rows if r["exception"] is not None]  # counted per second, not Locust rows

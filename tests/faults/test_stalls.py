@@ -53,7 +53,7 @@ def test_connect_timeout_fires_at_its_configured_time(tmp_path: Path) -> None:
     row = _row(folder, "connect")
     assert int(row["Failure Count"]) >= 2 and int(row["Failure Count"]) == int(row["Request Count"]), row
     assert float(row["Min Response Time"]) >= 2000.0 and float(row["Max Response Time"]) <= 2000.0 + SLACK_MS, row
-    assert "ConnectTimeout" in _failures(folder)
+    assert "ConnectFailed('timed out after 2 s (transport)')" in _failures(folder)
     assert r.counter("failures.connect") == int(row["Failure Count"])
 
 

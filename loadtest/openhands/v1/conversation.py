@@ -1,8 +1,10 @@
 """`V1Conversation`: one OpenHands V1 conversation over `loadtest.ws.WebSocket` and REST (gevent, no Locust).
 
 The same methods as V0's `Conversation`: `create` (or join by id), `connect` (upgrade start → the first
-snapshot, ``sync`` on the session socket), `send_message` → `Turn`, `wait`, `drop`, `reconnect` (V0's jittered
-backoff), `settle` (the REST gap audit) and `close`. The per-frame work runs in the connection's reader greenlet
+snapshot, ``sync`` on the session socket), `send_message` → `Turn`, `wait`, `drop`, `reconnect` (paced as V0's:
+`loadtest.openhands.v1.reconnect`), `settle` (the REST gap audit) and `close`. Every TCP connection it opens
+to the server for a connect (the create, ``events/search`` pages, the upgrade) takes a slot of its
+`ConnectPacer` first (`loadtest.openhands.pacing`). The per-frame work runs in the connection's reader greenlet
 (`V1Frames`): classification, integrity, turns; no lock is needed (gevent switches only on I/O).
 """
 
@@ -19,22 +21,26 @@ import time
 from typing import Any
 
 from loadtest.errors import LoadtestError
-from loadtest.openhands.config import ConnectResult, ReconnectResult, backoff_delay
+from loadtest.openhands.config import ConnectResult, ReconnectResult
 from loadtest.openhands.deadlines import DEADLINES
+from loadtest.openhands.errors import target_of
+from loadtest.openhands.pacing import ConnectPacer, backoff_delay
 from loadtest.openhands.rest import RestClient, RestResult
 from loadtest.openhands.v1 import resume, wire
 from loadtest.openhands.v1.audit import audit_gaps, audit_query, read_pages
 from loadtest.openhands.v1.config import V1Config, signal_for_close, signal_for_rest
 from loadtest.openhands.v1.frames import V1Frames
 from loadtest.openhands.v1.listener import V1Listener
+from loadtest.openhands.v1.reconnect import describe_v1, reconnect
 from loadtest.openhands.v1.turns import REJECTED, Turn
-from loadtest.ws import HandshakeRejected, WebSocket, WsClosed, WsError
+from loadtest.ws import HandshakeRejected, WebSocket, WsClosed
 from loadtest.ws.errors import ConnectTimeout
 
 __all__ = ["V1Conversation", "V1CreateError", "V1NotConnected", "V1Refused"]
 
 _NULL = V1Listener()
 _JITTER = random.Random()
+_PACED = frozenset({"create", "search"})  # REST calls a (re)connect makes: each takes a pacer slot
 _REFUSALS = {
     4001: "authentication failed: check the session API key (--session-api-key) and --key-via",
     4004: "conversation not found: check --conversation-ids, or let loadtest create the conversations",
@@ -65,9 +71,12 @@ class V1CreateError(LoadtestError):
 
     def __init__(self, result: RestResult) -> None:
         self.result = result
-        super().__init__(f"create conversation failed: HTTP {result.status}; check --agent-settings and the server log")
+        why = result.cause or f"HTTP {result.status}"
+        super().__init__(f"create conversation failed: {why}; check --agent-settings and the server log")
 
     def __repr__(self) -> str:
+        if not self.result.status:  # no answer: its cause, never status=0
+            return f"V1CreateError({self.result.cause or 'no answer'!r})"
         return f"V1CreateError(status={self.result.status})"
 
 
@@ -79,6 +88,8 @@ class V1Conversation:
         frames: the per-connection state and the integrity counters (`V1Frames`).
         create_result: the REST result of the create, when this object created the conversation.
         last_close_code: the server's close code of the latest connection loss, if any.
+        last_cause: why the latest create or connect failed, in a user's words (None after a success).
+        pacer: the connection pacing of this conversation (`ConnectPacer`).
     """
 
     def __init__(
@@ -97,7 +108,9 @@ class V1Conversation:
         self.frames = V1Frames(self, cfg)
         self.create_result: RestResult | None = None
         self.last_close_code: int | None = None
+        self.last_cause: str | None = None
         self._rng = rng or _JITTER
+        self.pacer = ConnectPacer(cfg.backoff_initial, cfg.backoff_max, self._rng)
         self._ws: WebSocket | None = None
         self._generation = 0
         self._connects = 0
@@ -122,7 +135,16 @@ class V1Conversation:
 
     # -- REST ------------------------------------------------------------------------------------
 
+    def _slot(self, connect: bool) -> None:
+        """Wait until this conversation may open a connection (the window; `connect`: the backoff too)."""
+        pacer = self.pacer
+        while (wait := pacer.delay(time.perf_counter(), connect)) > 0:
+            gevent.sleep(wait)
+        pacer.take(time.perf_counter())  # no yield between the check and the take
+
     def _rest(self, call: str, method: str, path: str, **kwargs: Any) -> RestResult:
+        if call in _PACED:
+            self._slot(connect=False)
         res = self.rest.request(method, path, **kwargs)
         if res.body is not None and not isinstance(res.body, (int, float)):
             res = res._replace(body=wire.redact(res.body, self._secrets))  # a server may echo the LLM key
@@ -139,10 +161,14 @@ class V1Conversation:
         body = wire.create_body(
             self.cfg.agent_settings, self.cfg.working_dir, initial_message=initial_message, stream=self.cfg.stream
         )
+        while (hold := self.pacer.retry_in(time.perf_counter())) > 0:  # the backoff; the request takes its slot
+            gevent.sleep(hold)
         res = self._rest("create", "POST", wire.CREATE_PATH, json=body)
         self.create_result = res
         cid = res.body.get("id") if isinstance(res.body, dict) else None
         if not res.ok or not isinstance(cid, str):
+            self.pacer.failed(time.perf_counter(), res.retry_after)
+            self.last_cause = res.cause or "the create answer had no id"
             raise V1CreateError(res)
         self.conversation_id = cid
         return res
@@ -204,6 +230,7 @@ class V1Conversation:
         url = cfg.ws_base + wire.socket_path(str(self.conversation_id), cfg.socket)
         self._generation += 1
         gen = self._generation
+        self._slot(connect=True)
         started = time.perf_counter()
         try:
             ws = WebSocket.open(
@@ -215,8 +242,12 @@ class V1Conversation:
                 source_address=cfg.source_address,
             )
         except HandshakeRejected as exc:
+            self._failed(exc, exc.retry_after)
             if exc.status in (403, 429):
                 self.signal(f"handshake_{exc.status}")
+            raise
+        except (OSError, LoadtestError) as exc:  # TransportError, ConnectTimeout; OSError: a bind failed
+            self._failed(exc)
             raise
         self._connects += 1
         ready = self._ready = gevent.event.Event()
@@ -234,13 +265,19 @@ class V1Conversation:
         snapshot_at = self.frames.connected_at
         if snapshot_at is None:
             code = self.last_close_code
+            failure: LoadtestError
             if code is not None:
-                raise V1Refused(code)
-            if ws.closed:
-                raise WsClosed(1006, "closed before the first snapshot")
-            self.frames.missing_snapshot()
-            ws.abort()
-            raise ConnectTimeout("snapshot")
+                failure = V1Refused(code)
+            elif ws.closed:
+                failure = WsClosed(1006, "closed before the first snapshot")
+            else:
+                self.frames.missing_snapshot()
+                ws.abort()
+                failure = ConnectTimeout("snapshot")
+            self._failed(failure)
+            raise failure
+        self.pacer.connected(snapshot_at)
+        self.last_cause = None
         self._lost_at = None
         self.frames.start_quiet_watch(gen, lambda: self._generation)
         if mode == "none" and self._connects > 1 and cfg.socket == "events":
@@ -253,9 +290,15 @@ class V1Conversation:
             connected_at=snapshot_at,
         )
 
+    def _failed(self, exc: BaseException, retry_after: float | None = None) -> None:
+        """A connect failed: the next one waits the backoff; `last_cause` says why."""
+        self.pacer.failed(time.perf_counter(), retry_after)
+        self.last_cause = describe_v1(exc, target_of(self.cfg.ws_base), self.cfg.connect_timeout)
+
     def _on_close(self, gen: int, reason: str, error: BaseException | None) -> None:
         if gen != self._generation:
             return
+        self.pacer.lost(time.perf_counter())  # lost before STABLE_CONNECTION: counts as a failed connect
         self.listener.on_disconnect(self, reason)
         if isinstance(error, WsClosed):
             self.last_close_code = error.code
@@ -360,6 +403,7 @@ class V1Conversation:
             return
         self._generation += 1  # the reader's late reports of this connection are ignored
         self._lost_at = time.perf_counter()
+        self.pacer.lost(self._lost_at, own=True)  # says nothing about the server
         if abrupt:
             ws.abort()
         else:
@@ -368,33 +412,10 @@ class V1Conversation:
         self.frames.wake_all()
 
     def reconnect(self, max_attempts: int | None = None, deadline: float | None = None) -> ReconnectResult:
-        """Connect again (resume per ``strategy``) with V0's backoff: immediate first attempt, then full-jitter
-        exponential pauses that never undercut a refusal's ``Retry-After``; audits the gaps after it."""
-        cfg = self.cfg
-        if self.connected:
-            self.drop(abrupt=False)
-        lost_at = self._lost_at if self._lost_at is not None else time.perf_counter()
-        attempts_max = max_attempts if max_attempts is not None else cfg.reconnect_max_attempts
-        end = time.perf_counter() + (deadline if deadline is not None else cfg.reconnect_deadline)
-        attempts = 0
-        error: BaseException | None = None
-        while attempts < attempts_max:
-            attempts += 1
-            try:
-                cr = self.connect()
-            except (WsError, V1CreateError) as exc:
-                error = exc
-                retry_after = exc.retry_after if isinstance(exc, HandshakeRejected) else None
-                pause = backoff_delay(attempts, cfg.backoff_initial, cfg.backoff_max, retry_after, self._rng)
-                if attempts >= attempts_max or time.perf_counter() + pause > end:
-                    break
-                gevent.sleep(pause)
-                continue
-            recovery_ms = (cr.connected_at - lost_at) * 1000.0
-            if cfg.audit:
-                gevent.spawn(self._audit_after_replay)
-            return ReconnectResult(True, attempts, recovery_ms, recovery_ms, cr.replayed_events)
-        return ReconnectResult(False, attempts, None, None, 0, error)
+        """Connect again (resume per ``strategy``), paced as V0's (`loadtest.openhands.v1.reconnect`): immediate
+        after a stable connection's loss, else the conversation's backoff, equal jitter over a doubling ceiling
+        (at least 0.5 s, never shorter than a refusal's ``Retry-After``); audits the gaps after it."""
+        return reconnect(self, max_attempts, deadline)
 
     def _audit_after_replay(self) -> None:
         self.frames.wait_quiet(self.cfg.connect_timeout)

@@ -3,12 +3,15 @@ injected delays and faults counted in `/metrics`) and the Node peer (`tests/node
 
 from __future__ import annotations
 
+import gevent
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from loadtest.openhands.pacing import WINDOW_S
 from loadtest.openhands.v1.config import V1Config
 from loadtest.openhands.v1.conversation import V1Conversation, V1Refused
 from loadtest.ws import ConnectTimeout
@@ -109,6 +112,8 @@ def test_reference_interleaved_replay_is_counted_and_held() -> None:
     ) as server:
         rec = Recorder()
         conv = V1Conversation(cfg(server, replay_quiet=0.1), listener=rec)
+        conv.create()
+        gevent.sleep(WINDOW_S)  # the create's pacing slot leaves the window: connect and reconnect take its 2 slots
         conv.connect()
         conv.send_message("history")
         turn = conv.send_message("across the drop", wait=False)

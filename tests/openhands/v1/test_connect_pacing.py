@@ -14,9 +14,12 @@ import gevent
 
 import itertools
 import random
+import socket
+
+import pytest
 
 from loadtest.openhands.v1.config import V1Config
-from loadtest.openhands.v1.conversation import V1Conversation
+from loadtest.openhands.v1.conversation import V1Conversation, V1CreateError
 from tests.faults.dead_listener import DeadListener, most_in_window
 
 USERS = 4
@@ -73,3 +76,15 @@ def test_v1_reconnect_backoff_starts_at_half_a_second_and_never_falls_back() -> 
     growing = gaps[:2]  # ceilings 1, 2, then 4 = the cap: each wait is at least the previous ceiling
     assert growing == sorted(growing)
     assert all(g >= 2.0 - 0.02 for g in gaps[2:])  # at the cap (uniform in [2, 4]): never back to the start
+
+
+def test_v1_create_against_a_closed_port_names_the_cause_never_status_0() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    conv = V1Conversation(V1Config(f"http://127.0.0.1:{port}", agent_settings={"llm": {"model": "m"}}))
+    with pytest.raises(V1CreateError) as info:
+        conv.create()
+    cause = f"connect refused (127.0.0.1:{port})"
+    assert repr(info.value) == f"V1CreateError({cause!r})" and cause in str(info.value)
+    assert conv.last_cause == cause and conv.pacer.failures == 1

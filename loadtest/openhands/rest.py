@@ -12,12 +12,16 @@ in the ``X-Session-API-Key`` header and never appears in a repr or a result.
 from __future__ import annotations
 
 import http.cookiejar
+import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import requests
 import requests.adapters
+import urllib3
+import urllib3.connection
 
 from loadtest.openhands import looplag
 from loadtest.openhands.errors import describe_exception, describe_status, target_of
@@ -53,39 +57,82 @@ _POOL_MAXSIZE = 512
 _shared: dict[str | None, requests.Session] = {}
 
 
-class _SourceAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose connections are bound to one local address before they connect."""
+class _Gate(threading.local):
+    """The connection gate of the request this greenlet is making (greenlet-local under gevent)."""
 
-    def __init__(self, source_address: str, **kwargs: Any) -> None:
-        self._source = (source_address, 0)
+    gate: Callable[[], object] | None = None
+    waited_s: float = 0.0
+
+
+_gate = _Gate()
+
+
+def _open_gated(new_conn: Callable[[], socket.socket]) -> socket.socket:
+    """Open a TCP connection, first taking a slot from the requesting conversation's pacer (if any)."""
+    gate = _gate.gate
+    if gate is not None:
+        start = time.perf_counter()
+        gate()
+        _gate.waited_s += time.perf_counter() - start
+    return new_conn()
+
+
+class _GatedConnection(urllib3.connection.HTTPConnection):
+    """A pooled connection that asks the requesting conversation's pacer before it opens its socket."""
+
+    def _new_conn(self) -> socket.socket:
+        return _open_gated(super()._new_conn)
+
+
+class _GatedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _open_gated(super()._new_conn)
+
+
+class _GatedPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _GatedConnection
+
+
+class _GatedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _GatedHTTPSConnection
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """Connections paced per conversation (only a new TCP connection takes a slot, a reused one does not),
+    optionally bound to one local address before they connect."""
+
+    def __init__(self, source_address: str | None, **kwargs: Any) -> None:
+        self._source = None if source_address is None else (source_address, 0)
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["source_address"] = self._source
+        if self._source is not None:
+            kwargs["source_address"] = self._source
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GatedPool, "https": _GatedHTTPSPool}
 
 
-def shared_session(source_address: str | None = None) -> requests.Session:
-    """The process-wide session for one local address: one pool per host, cookies never stored.
+def new_session(source_address: str | None = None) -> requests.Session:
+    """A session whose connections are paced per conversation (`RestClient.paced`) and never store cookies.
 
     Args:
         source_address: local IP address every connection binds before connecting (None: the default),
             so a per-client-IP limiter on the server sees each address as its own client.
     """
+    session = requests.Session()
+    adapter = _Adapter(source_address, pool_connections=16, pool_maxsize=_POOL_MAXSIZE, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    session.trust_env = False
+    return session
+
+
+def shared_session(source_address: str | None = None) -> requests.Session:
+    """The process-wide `new_session` for one local address: one pool per host for every conversation."""
     session = _shared.get(source_address)
     if session is None:
-        session = requests.Session()
-        kwargs: dict[str, Any] = {"pool_connections": 16, "pool_maxsize": _POOL_MAXSIZE, "max_retries": 0}
-        adapter = (
-            requests.adapters.HTTPAdapter(**kwargs)
-            if source_address is None
-            else _SourceAdapter(source_address, **kwargs)
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        session.trust_env = False
-        _shared[source_address] = session
+        session = _shared[source_address] = new_session(source_address)
     return session
 
 
@@ -177,7 +224,9 @@ class RestClient:
     def paced(self, gate: Callable[[], object]) -> RestClient:
         """A copy of this client (same pool, key and settings) that calls `gate` before every request.
 
-        A `Conversation` passes its connection pacer here: every request may open a TCP connection.
+        A `Conversation` passes its connection pacer here. Only a request that opens a new TCP connection
+        (none pooled, or the server closed it) calls `gate`, right before the connect; the time it waits
+        there is not part of the call's `elapsed_ms`.
         """
         copy = object.__new__(RestClient)
         copy.__dict__.update(self.__dict__)
@@ -259,19 +308,20 @@ class RestClient:
         Args:
             route: `path` with its ids replaced (``/api/conversations/{id}``), for the failure's cause.
         """
-        if self._gate is not None:
-            self._gate()
         url = self.base_url + path
         lag_before = looplag.lag_s()
+        _gate.gate, _gate.waited_s = self._gate, 0.0
         start = time.perf_counter()
         try:
             resp = self._session.request(method, url, headers=self._headers, timeout=self.timeout, **kwargs)
             content = resp.content
         except requests.RequestException as exc:
-            elapsed = (time.perf_counter() - start) * 1000.0
+            elapsed = (time.perf_counter() - start - _gate.waited_s) * 1000.0
             failed = describe_exception(exc, self._target, self.timeout)
             return RestResult(0, elapsed, type(exc).__name__, None, None, False, cause=failed)
-        elapsed = (time.perf_counter() - start) * 1000.0
+        finally:
+            _gate.gate = None
+        elapsed = (time.perf_counter() - start - _gate.waited_s) * 1000.0
         status = resp.status_code
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         ok = 200 <= status < 300

@@ -22,7 +22,10 @@ def test_server_drops_with_the_http_limiter_on_count_no_gaps(tmp_path: Path) -> 
     # the reproducer of notes/requests-harness.md item 3, without --no-http-limit
     opts = ("--event-delay-ms", "20", "--script", "message", "--max-conversations", "0")
     with ReferenceServer(*opts, "--drop-every", "1.5", "--drop-share", "1", "--drop-mode", "abrupt") as server:
-        r = run_locust(server.url, tmp_path / "s", "--think-time", "100ms", "ChatUser", users=3, run_time="6s")
+        # the verdict here is about integrity only (all sockets dropped at once is an outage by the defaults)
+        r = run_locust(
+            server.url, tmp_path / "s", "--think-time", "100ms", "--slo", "gaps==0", "ChatUser", users=3, run_time="6s"
+        )
     assert r.rc in (0, 1), r.output[-3000:]  # 1: disconnects are Locust failures
     assert r.counter("reconnects") >= 2, r.output[-3000:]
     assert r.counter("gaps") == 0 and r.counter("duplicates") == 0, r.lines

@@ -50,9 +50,12 @@ def test_scheduled_client_drops_reconnect_once_each_without_gaps(tmp_path: Path)
 def test_server_drops_are_reconnected_once_each(tmp_path: Path) -> None:
     # --no-http-limit: under OpenHands' REST limiter some hole audits are refused, and the conversation
     # layer counts holes it could not audit as gaps (see notes/requests-harness.md)
+    # drops 3 s apart: a resumed connection stays up past STABLE_CONNECTION before the next drop, so the
+    # backoff is reset and every drop is followed by one reconnect within a second (a connection lost
+    # sooner would count as a failed one and grow the backoff, as socket.io-client's does)
     opts = ("--event-delay-ms", "20", "--script", "message", "--max-conversations", "0", "--no-http-limit")
-    with ReferenceServer(*opts, "--drop-every", "1.5", "--drop-share", "1", "--drop-mode", "abrupt") as server:
-        r = run_locust(server.url, tmp_path / "s", "--think-time", "100ms", "ChatUser", users=3, run_time="6s")
+    with ReferenceServer(*opts, "--drop-every", "3", "--drop-share", "1", "--drop-mode", "abrupt") as server:
+        r = run_locust(server.url, tmp_path / "s", "--think-time", "100ms", "ChatUser", users=3, run_time="9s")
         faults = server.metrics()
     reasons = {k for line in r.lines for k in line["counters"]["disconnects"]}
     assert reasons, r.output[-3000:]

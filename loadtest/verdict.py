@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from loadtest.slo import SloResult
 from loadtest.timeline import Second
 
-__all__ = ["EXIT_CODES", "IDLE_PROFILES", "Verdict", "decide"]
+__all__ = ["ANSWERED", "EXIT_CODES", "IDLE_PROFILES", "Verdict", "decide"]
 
 EXIT_CODES = {"pass": 0, "error": 1, "fail": 3}
 #: User classes whose unit of work is a connected conversation rather than a completed turn.
 IDLE_PROFILES = frozenset({"IdleUser"})
+#: How a failure cause that carries the server's answer begins (``HTTP 404 on POST /api/conversations ...``).
+ANSWERED = "HTTP "
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,9 @@ def decide(
     cause = f": {top_failure}" if top_failure else ""
     reached = _count(total, "connect") + _count(total, "rest_create") + total.events + _count(total, "turn")
     if not reached:
+        if top_failure is not None and top_failure.startswith(ANSWERED):
+            # it answered, but refused everything (docs/contracts.md: failure causes read "HTTP <status> on ...")
+            return Verdict("error", f"nothing measured: {target} answered but refused every attempt{cause}")
         attempts = total.counter("failures")
         tried = f" ({attempts} attempt(s) failed)" if attempts and not top_failure else ""
         return Verdict("error", f"the target {target} was never reached{cause}{tried}")

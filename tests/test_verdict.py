@@ -37,6 +37,15 @@ def test_a_target_never_reached_is_an_error_naming_the_url_and_the_cause() -> No
     assert URL in v.reason and "never reached" in v.reason and "connect refused (127.0.0.1:9)" in v.reason
 
 
+def test_a_target_that_refuses_everything_is_an_error_that_says_it_answered() -> None:
+    s = Second(0)
+    s.count("failures.rest_create", 15)
+    why = "HTTP 404 on POST /api/conversations (is --target an OpenHands server?) on rest_create (×15)"
+    v = _decide(s, top_failure=why)
+    assert v.verdict == "error" and v.exit_code == 1
+    assert "never reached" not in v.reason and f"{URL} answered but refused every attempt: {why}" in v.reason
+
+
 def test_no_turn_completed_is_an_error_even_when_every_slo_holds() -> None:
     s = Second(0)
     s.record("rest_create", 3.0)  # the server answered, but no turn ever completed

@@ -46,7 +46,7 @@ def test_every_option_has_env_var_help_and_shows_in_the_web_ui_except_the_key() 
         assert action.help
         # secrets (the key, settings that may hold an LLM key) stay out of the web UI: Locust would embed them
         assert action.include_in_web_ui is (not opt.secret)  # type: ignore[attr-defined]
-        assert opt.secret is (opt.flag in ("--session-api-key", "--seed-settings"))
+        assert opt.secret is (opt.flag in ("--session-api-key", "--seed-settings", "--agent-settings"))
 
 
 def test_values_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -147,6 +147,7 @@ class Conversation(Protocol[TurnT]):
     """
 
     conversation_id: str | None
+    last_cause: str | None  # why the latest create or connect failed, in a user's words (None after a success)
 
     @property
     def connected(self) -> bool: ...
@@ -299,7 +300,7 @@ def _build_v1(s: ClientSettings, conversation_id: str | None, listener: Listener
 
 
 _V0 = Api("v0", _build_v0, (ConversationError,), (SioError,), (SioError,))
-_V1 = Api("v1", _build_v1, (V1CreateError, AgentSettingsError), (WsError,), (V1NotConnected,))
+_V1 = Api("v1", _build_v1, (V1CreateError, AgentSettingsError), (WsError, OSError), (V1NotConnected,))  # OSError: bind
 _BY_NAME = {"v0": _V0, "v1": _V1}
 
 

@@ -394,5 +394,5 @@ class MetricsListener(Listener):
     def on_rest(self, conv: Conversation[Any], call: str, result: RestResult) -> None:
         self.recorder.rest(call, result)
 
-    def on_rest_retried(self, conv: Conversation, call: str, result: RestResult) -> None:
+    def on_rest_retried(self, conv: Conversation[Any], call: str, result: RestResult) -> None:
         self.recorder.rest_retried(result)

@@ -171,7 +171,7 @@ def test_options_given_to_bench_override_the_profile(monkeypatch: pytest.MonkeyP
 
 BAD = [
     ("--think-time", "3x", "--think-time 2s"),
-    ("--key-via", "carrier", "choose query, header or cookie"),
+    ("--key-via", "carrier", "choose query, header, cookie or first-frame"),
     ("--conversation-ids", "missing-ids.txt", "no such file"),
     ("--action-rate", "-2", "≥ 0"),
     ("--shape", "zigzag", "choose none, step"),

@@ -37,7 +37,7 @@ __all__ = [
     "parse_source_ips",
 ]
 
-KeyVia = Literal["query", "header", "cookie"]  # as loadtest.openhands.config.KeyVia (a test keeps them equal)
+KeyVia = Literal["query", "header", "cookie", "first-frame"]  # V0's KeyVia, and V1's first-frame (a test checks)
 ShapeName = Literal["none", "step", "ramp", "spike", "capacity", "throttle"]
 DropMode = Literal["abrupt", "clean"]
 LocustRows = Literal["each", "batched"]
@@ -135,7 +135,7 @@ OPTIONS: tuple[Option, ...] = (
         "connection", example="$KEY", secret=True,
     ),
     Option(
-        "--key-via", "query", "How the session key is sent on the socket.", "connection",
+        "--key-via", "query", "How the socket sends the session key (cookie: V0 only, first-frame: V1).", "connection",
         v.choice(*_choices(KeyVia)), "header", _choices(KeyVia),
     ),
     Option(

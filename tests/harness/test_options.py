@@ -129,8 +129,10 @@ def test_literal_settings_match_the_code_that_reads_them() -> None:
     from loadtest.harness import options
     from loadtest.harness.shapes import LoadShape
     from loadtest.openhands.config import KEY_VIA, KeyVia
+    from loadtest.openhands.v1.config import KEY_VIA as V1_KEY_VIA
 
-    assert get_args(options.KeyVia) == get_args(KeyVia) == KEY_VIA
+    assert get_args(options.KeyVia) == (*get_args(KeyVia), "first-frame") == (*KEY_VIA, "first-frame")
+    assert set(get_args(options.KeyVia)) == set(KEY_VIA) | set(V1_KEY_VIA)
     assert set(options.SHAPES) == {"none", *LoadShape.KINDS}
     for flag, kind in (("--key-via", options.KeyVia), ("--drop-mode", options.DropMode)):
         assert options.option(flag).choices == get_args(kind)

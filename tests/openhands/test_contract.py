@@ -120,6 +120,22 @@ def test_one_contract_drives_either_protocol(servers: dict[str, ReferenceServer]
         conv.send_message("after close")
 
 
+@pytest.mark.parametrize("key_via", ["first-frame", "header", "query"])
+def test_v1_sends_the_key_as_asked(servers: dict[str, ReferenceServer], key_via: str) -> None:
+    server = servers["v1"]
+    api = pick_api("v1", server.url)
+    conv = api.build(settings(server.url, key_via=key_via), None, Seen())
+    conv.connect()  # creates first
+    try:
+        assert conv.send_message("hi").end_state == "finished"
+    finally:
+        conv.close()
+    wrong = api.build(settings(server.url, key_via=key_via, session_api_key="wrong"), conv.conversation_id, Seen())
+    with pytest.raises(api.connect_errors) as err:
+        wrong.connect()
+    assert repr(err.value) == ("V1Refused(4001)" if key_via == "first-frame" else "HandshakeRejected(status=403)")
+
+
 @pytest.mark.parametrize("api", ["v0", "v1"])
 def test_refusals_raise_the_errors_the_api_names(servers: dict[str, ReferenceServer], api: str) -> None:
     server = servers[api]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gevent
 import gevent.event
+import gevent.lock
 
 from locust import User, constant, task
 from locust.exception import StopUser
@@ -40,6 +41,7 @@ SETTLE_TIMEOUT = 5.0  # seconds a stopping user waits for its hole audits (about
 install()
 _SOURCE_SEQ = itertools.count()  # users of this process, in start order, for --source-ips
 _PICKED: dict[tuple[str, str], Api | ApiError] = {}  # (--api, host) → the protocol: `auto` probes once a process
+_PICKING = gevent.lock.Semaphore()  # users starting together wait for the one probe
 
 
 def api_for(api: str, host: str, session_api_key: str | None) -> Api:
@@ -49,14 +51,15 @@ def api_for(api: str, host: str, session_api_key: str | None) -> Api:
         ApiError: ``auto`` could not tell (every later user gets the same answer, without a new probe).
     """
     key = (api, host)
-    picked = _PICKED.get(key)
-    if picked is None:
-        try:
-            picked = pick_api(api, host, session_api_key=session_api_key)
-            logger.info("OpenHands API %s (%s)", picked.name, picked.found)
-        except ApiError as exc:
-            picked = exc
-        _PICKED[key] = picked
+    with _PICKING:
+        picked = _PICKED.get(key)
+        if picked is None:
+            try:
+                picked = pick_api(api, host, session_api_key=session_api_key)
+                logger.info("OpenHands API %s (%s)", picked.name, picked.found)
+            except ApiError as exc:
+                picked = exc
+            _PICKED[key] = picked
     if isinstance(picked, ApiError):
         raise picked
     return picked

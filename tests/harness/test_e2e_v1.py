@@ -119,3 +119,15 @@ def test_every_profile_runs_against_v1_unchanged(tmp_path: Path) -> None:
     assert recon.counter("reconnects") >= 6 and recon.total().hists["reconnect"].count >= 6
     assert recon.counter("turns") >= 5 and recon.counter("failures.reconnect") == 0
     assert max(line["gauges"]["sockets"] for line in idle.lines) == 4 and idle.counter("actions") == 0
+
+
+def test_auto_probes_once_per_process_and_says_what_it_found(tmp_path: Path) -> None:
+    with _server() as server:
+        r = run_locust(
+            server.url, tmp_path / "auto", "--api", "auto", "--think-time", "50ms", "ChatUser", users=4,
+            run_time="3s", env={"LOCUST_AGENT_SETTINGS": json.dumps(AGENT)},
+        )  # fmt: skip
+    assert r.rc == 0, r.output[-3000:]
+    found = [line for line in r.output.splitlines() if "OpenHands API" in line]
+    assert len(found) == 1 and "OpenHands API v1 (--api auto: GET /server_info names sdk_version" in found[0], found
+    assert r.counter("turns") >= 4 and r.run["settings"]["api"] == "auto"

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtest.benchprofiles import PROFILES, Profile
-from loadtest.harness.options import OPTIONS, OptionError, Settings, add_bench_arguments
+from loadtest.benchprofiles import EMBEDDED, PROFILES, Profile
+from loadtest.harness.options import OPTIONS, OptionError, Settings, add_bench_arguments, option
 from loadtest.progress import ProgressLine, TimelineTail
 from loadtest.verdict import EXIT_CODES
 
@@ -39,11 +39,14 @@ examples:
   loadtest bench --profile capacity --slo 'turn.p95<2s'
   loadtest bench --target http://127.0.0.1:3000 --users 50 --run-time 2m
   loadtest bench --target http://127.0.0.1:3000 --session-api-key "$KEY" --message @prompt.txt
+  loadtest bench --api v1                          # OpenHands V1: the embedded server speaks V1 too
   loadtest bench -- --loglevel DEBUG               # anything after -- goes to Locust unchanged
 
 The harness options take the names they have in `locust -f locustfile.py` and override the
-profile's; the secret ones (--session-api-key, --seed-settings) reach Locust in its environment
-(LOCUST_SESSION_API_KEY, LOCUST_SEED_SETTINGS), never on a command line.
+profile's; the secret ones (--session-api-key, --seed-settings, --agent-settings) reach Locust in its
+environment (LOCUST_SESSION_API_KEY, LOCUST_SEED_SETTINGS, LOCUST_AGENT_SETTINGS), never on a command line.
+With --api v1 and no --target, the embedded server speaks V1 and the conversations are created with its
+scripted agent's settings unless --agent-settings is given.
 
 exit codes: 0 pass, 1 error, 2 bad usage, 3 SLO breach
 """
@@ -94,6 +97,8 @@ class BenchPlan:
     harness_args: tuple[str, ...] = ()
     #: Secret harness options, as Locust's ``LOCUST_*`` environment variables (kept out of every command line).
     harness_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Options of the embedded reference server for ``--api`` (`loadtest.benchprofiles.EMBEDDED`).
+    server_api_options: tuple[str, ...] = ()
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -137,12 +142,18 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> BenchPla
     if args.target is not None and not args.target.startswith(("http://", "https://")):
         raise UsageError(f"--target: bad URL {args.target!r}; use e.g. --target http://127.0.0.1:3000")
     harness_args, harness_env = harness_options(args)
+    embedded = EMBEDDED[getattr(args, "api", None) or str(option("--api").default)]
+    if args.target is None:
+        harness_env = {**embedded.harness_env, **harness_env}  # what the user gave wins
     label = args.run_label or profile.name
     if not label.replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"--run-label: bad label {label!r}; use letters, digits, - and _, e.g. --run-label nightly")
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     run_dir = Path(args.report_dir).resolve() if args.report_dir else (Path.cwd() / "reports" / f"{stamp}-{label}")
-    return BenchPlan(profile, users, spawn_rate, run_time, processes, run_dir, label, harness_args, harness_env)
+    return BenchPlan(
+        profile, users, spawn_rate, run_time, processes, run_dir, label, harness_args, harness_env,
+        embedded.server_options,
+    )  # fmt: skip
 
 
 #: Harness options bench handles itself: it passes --slo, --report-dir and --run-label as it computes them.
@@ -301,7 +312,9 @@ def run(args: argparse.Namespace) -> int:
     host = args.target
     try:
         if host is None:
-            server_options = [*EMBEDDED_SERVER_DEFAULTS, *plan.profile.server_options, *args.server_option]
+            server_options = [
+                *EMBEDDED_SERVER_DEFAULTS, *plan.server_api_options, *plan.profile.server_options, *args.server_option
+            ]  # fmt: skip
             server, host = start_reference_server(server_options, server_cpu)
             print(f"reference server {host} (pid {server.pid}" + (f", cpu {server_cpu})" if pin else ")"))
         code = _run_locust(plan, host, args.slo, extra, generator_cpu, quiet=args.quiet)

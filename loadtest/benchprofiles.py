@@ -1,7 +1,9 @@
-"""The workload profiles of `loadtest bench`: which users, shape, options and server settings each runs."""
+"""The workload profiles of `loadtest bench`: which users, shape, options and server settings each runs; and
+what the embedded reference server and the harness need for each ``--api``."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -84,4 +86,31 @@ PROFILES: dict[str, Profile] = {
             server_options=("--event-delay-ms", "10", "--action-rate", "2"),
         ),
     )
+}
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """How `loadtest bench` runs the embedded reference server for one ``--api`` value.
+
+    Attributes:
+        server_options: options of `loadtest serve` (the API it speaks, its limits).
+        harness_env: Locust environment variables bench adds when the user gave none of them (secrets travel
+            there): a V1 conversation is created with agent settings, and the reference server's scripted
+            agent needs only a model name.
+    """
+
+    server_options: tuple[str, ...]
+    harness_env: dict[str, str] = field(default_factory=dict)
+
+
+_REFERENCE_AGENT = {"LOCUST_AGENT_SETTINGS": json.dumps({"agent": {"llm": {"model": "loadtest/reference-agent"}}})}
+
+#: ``--api`` → the embedded server. V1's run cap (10 running conversations on the real server) is lifted as
+#: V0's conversation cap is (``EMBEDDED_SERVER_DEFAULTS`` in bench); ``--server-option`` sets them back.
+#: ``auto`` runs both APIs on one port: the probe then finds V0 (its Engine.IO answers first).
+EMBEDDED: dict[str, Embedded] = {
+    "v0": Embedded(("--api", "v0")),
+    "v1": Embedded(("--api", "v1", "--max-runs", "0"), _REFERENCE_AGENT),
+    "auto": Embedded(("--api", "both", "--max-runs", "0"), _REFERENCE_AGENT),
 }

@@ -9,7 +9,8 @@ One expression per ``--slo`` (several may be joined with ``,`` or ``;``)::
     DERIVED OP VALUE         outage_s==0   errors.ratio<1%   operations>=100
 
 ``METRIC`` is a metric of DESIGN §3 (``connect``, ``echo``, ``first_event``, ``turn``, ``event_gap``,
-``reconnect``, ``resync``, ``rest_create``, ``ready``) or its coordinated-omission twin (``echo_co``, ...).
+``reconnect``, ``resync``, ``rest_create``, ``ready``; V1's ``ttft``, ``token_gap``) or its coordinated-omission
+twin (``echo_co``, ...).
 ``STAT`` is ``pNN`` (``p50``, ``p99.9``), ``min``, ``max``, ``mean``, ``count``, ``failures`` or
 ``fail_ratio``. Latency values take ``us``/``ms``/``s``/``m`` (a bare number is ms); ratios take ``%`` or
 a bare ratio. Operations (the ``ratio`` denominator) are actions + connect attempts + REST calls. A

@@ -46,7 +46,11 @@ __all__ = [
 # -- the names (one list each; the grammar, report and web UI take theirs from here) ----------------
 
 #: Latency metrics of DESIGN §3 (each also has a coordinated-omission twin ``<name>_co``).
-METRICS = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready")
+METRICS = (
+    *("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready"),
+    "ttft",  # V1: send → the first streamed token (StreamingDeltaEvent), when the LLM streams
+    "token_gap",  # V1: between consecutive streamed tokens of one reply
+)
 #: Event-stream faults (counted per conversation by the integrity tracker).
 STREAM_FAULTS = ("gaps", "duplicates", "out_of_order")
 #: Top-level counters always written, even when zero.
@@ -60,6 +64,12 @@ EXTRA_COUNTERS = (
     "unaudited",
     "history_resets",
     "slow_generator",  # slow REST answers the generator's own loop lag explains (not throttling)
+    "deltas",  # V1: streamed token chunks received (never stored or replayed: not events, never gaps)
+    "overlap",  # V1: the expected copy of the resume boundary event (inclusive `since`): not a duplicate
+    "interleaved",  # V1: live events delivered amid a replay
+    "stale",  # V1: events older than an unaudited floor (not judged)
+    "missing_snapshot",  # V1: a connection whose first snapshot never came
+    "filled",  # V1: stored events REST delivered that the socket did not (frontend/SDK resume)
 )
 #: Counter groups, written as nested maps without zero entries.
 COUNTER_GROUPS = ("throttled", "disconnects", "errors", "failures")

@@ -62,6 +62,10 @@ SAMPLES: dict[str, str] = {
     "--run-label": "nightly",
     "--locust-rows": "batched",
     "--lag-warning": "250ms",
+    "--api": "v1",
+    "--agent-settings": '{"agent": {"llm": {"model": "openai/test", "api_key": "sk-bench-secret"}}}',
+    "--v1-socket": "session",
+    "--send-via": "rest",
 }
 FIELD = {"slo": "slos", "shape_steps": "shape_steps_text", "lag_warning": "lag_warning_ms"}
 
@@ -146,7 +150,7 @@ def test_each_option_reaches_the_harness_settings(flag: str, tmp_path: Path, mon
         assert any(a.startswith(flag) for a in argv) or (flag in SECRETS and plan.harness_env), flag
 
 
-SECRETS = ("--session-api-key", "--seed-settings")
+SECRETS = ("--session-api-key", "--seed-settings", "--agent-settings")
 
 
 @pytest.mark.parametrize("flag", SECRETS)
@@ -167,12 +171,16 @@ def test_options_given_to_bench_override_the_profile(monkeypatch: pytest.MonkeyP
 
 BAD = [
     ("--think-time", "3x", "--think-time 2s"),
-    ("--key-via", "carrier", "choose query, header or cookie"),
+    ("--key-via", "carrier", "choose query, header, cookie or first-frame"),
     ("--conversation-ids", "missing-ids.txt", "no such file"),
     ("--action-rate", "-2", "≥ 0"),
     ("--shape", "zigzag", "choose none, step"),
     ("--source-ips", "127.0.0.9-127.0.0.2", "lower to the higher"),
     ("--seed-settings", "{not json", "not JSON"),
+    ("--api", "v2", "choose v0, v1 or auto"),
+    ("--agent-settings", '{"agent": {"api_key": "sk-not-echoed"', "not JSON"),
+    ("--agent-settings", '{"api_key": "sk-not-echoed"}', 'needs "agent"'),
+    ("--v1-socket", "socketio", "choose events or session"),
 ]
 
 
@@ -191,8 +199,8 @@ def test_bad_value_exits_2_naming_the_option_and_starts_nothing(
     assert proc.returncode == 2, (proc.stdout[-2000:], proc.stderr[-2000:])
     line = next((x for x in proc.stderr.splitlines() if f"{flag}=" in x), "")
     assert fix in line, proc.stderr[-2000:]
-    if flag == "--seed-settings":
-        assert value not in proc.stderr  # may hold an LLM key: never echoed
+    if flag in SECRETS:
+        assert value not in proc.stderr and "sk-not-echoed" not in proc.stderr  # may hold an LLM key
     assert "reference server" not in proc.stdout
     assert list(tmp_path.iterdir()) == []
 

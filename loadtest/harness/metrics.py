@@ -4,7 +4,8 @@ Each measurement goes two ways:
 
 - Locust's statistics through ``events.request`` (or, with ``--locust-rows batched``, added once per second:
   :mod:`loadtest.harness.locuststats`) — one row per connect, echo, first agent event, turn, worst
-  inter-event gap of a turn, reconnect, resync and REST create (``request_type="socketio"``,
+  inter-event gap of a turn, reconnect, resync, REST create and, when V1 streams tokens, ``ttft`` and worst
+  ``token_gap`` of a turn (``request_type="socketio"``,
   ``name`` = the metric, milliseconds from the transport's receive stamps, ``response_length`` in
   bytes). Fire-and-forget sends fire nothing (no fake 0 ms rows). Throttle signals, refusals,
   timeouts, integrity faults and unexpected disconnects fire failures with stable reprs
@@ -13,8 +14,9 @@ Each measurement goes two ways:
   mergeable histogram (every inter-event gap, and ``*_co`` latencies from intended send times), and
   the per-event counters (events, bytes), which never go through Locust.
 
-:class:`Recorder` is per process; :class:`MetricsListener` is the `ConversationListener` each user
-hands to its conversation. Everything here runs in greenlets of one process: no locks needed.
+:class:`Recorder` is per process; :class:`MetricsListener` is the contract's `Listener` each user hands to
+its conversation, V0 or V1 alike (`loadtest.openhands.contract`). Everything here runs in greenlets of one
+process: no locks needed.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from loadtest.harness.failures import (
 )
 from loadtest.harness.health import BottleneckWarning, HealthProbe
 from loadtest.harness.locuststats import BatchedRows
-from loadtest.openhands import ConnectResult, Conversation, ConversationListener, EventKind, ReconnectResult, RestResult
-from loadtest.openhands import Turn as TurnRecord
-from loadtest.openhands.listener import SIGNALS
+from loadtest.openhands import ConnectResult, EventKind, ReconnectResult, RestResult
+from loadtest.openhands.contract import SIGNALS, Conversation, Listener
+from loadtest.openhands.contract import TurnLike as TurnRecord
+from loadtest.openhands.v1.events import V1Kind
 from loadtest.timeline import Second as Slice
 
 __all__ = [
@@ -53,15 +56,21 @@ __all__ = [
 ]
 
 REQUEST_TYPE = "socketio"
-GOOD_END_STATES = frozenset({"awaiting_user_input", "finished", "paused"})
+GOOD_END_STATES = frozenset({"awaiting_user_input", "finished", "paused", "idle"})  # V0's, and V1's idle
 OWN_DISCONNECTS = frozenset({"client", "client_abort"})
 #: Signals counted under ``throttled`` (and in ``throttled.ratio``); the others are server errors.
-SERVER_ERROR_SIGNALS = frozenset({"error_event", "status_error"})
+#: V1's refusals (auth 403/4001, unknown conversation 4004) are errors too: nothing a slower pace would mend.
+SERVER_ERROR_SIGNALS = frozenset(
+    {"error_event", "status_error", "auth_failed", "unknown_conversation", "handshake_403"}
+)
 THROTTLE_SIGNALS = frozenset(SIGNALS) - SERVER_ERROR_SIGNALS
 
 
 _INTEGRITY_KEYS = {"gap": "gaps", "duplicate": "duplicates", "history_reset": "history_resets"}
-_NOT_FAILURES = frozenset({"unaudited", "history_reset"})
+#: Counted, never failed: what the generator could not judge, and V1's expected copies (``overlap``), events
+#: older than an unaudited floor (``stale``), events REST filled in, and live frames amid a replay (``interleaved``:
+#: the real agent server does it on every resume during a run; each copy is still deduplicated).
+_NOT_FAILURES = frozenset({"unaudited", "history_reset", "overlap", "stale", "filled", "interleaved"})
 
 
 def rest_error_key(call: str, status: int) -> str:
@@ -265,8 +274,19 @@ class Recorder:
             for gap in t.gaps_ms:
                 rec("event_gap", gap)
             self._fire("event_gap", max(t.gaps_ms), 0)  # one row per turn: its worst gap
+        ttft = t.ttft_ms  # V1 with a streaming LLM; None otherwise
+        if ttft is not None:
+            self._ok(s, "ttft", ttft)
+        if t.token_gaps_ms:
+            for gap in t.token_gaps_ms:
+                s.record("token_gap", gap)
+            self._fire("token_gap", max(t.token_gaps_ms), 0)  # one row per turn: its worst
         if t.intended_at is not None:
-            for name, value in (("echo_co", t.echo_co_ms), ("first_event_co", t.first_event_co_ms)):
+            for name, value in (
+                ("echo_co", t.echo_co_ms),
+                ("first_event_co", t.first_event_co_ms),
+                ("ttft_co", t.ttft_co_ms),
+            ):
                 if value is not None:
                     s.record(name, value)
         if t.end_state in GOOD_END_STATES and t.turn_ms is not None:
@@ -302,6 +322,12 @@ class Recorder:
         c["events"] = c.get("events", 0) + 1
         c["bytes"] = c.get("bytes", 0) + size
 
+    def delta(self, size: int) -> None:
+        """A streamed token chunk (V1): counted apart from events (never stored, replayed or a gap)."""
+        c = self._slice().counters
+        c["deltas"] = c.get("deltas", 0) + 1
+        c["bytes"] = c.get("bytes", 0) + size
+
     def integrity(self, kind: str, count: int) -> None:
         """Gaps, duplicates and out-of-order ids are failures; ``unaudited`` holes (the audit could not ask the
         server) and ``history_reset`` (the server lost the conversation's history) are counted, not failed:
@@ -334,23 +360,26 @@ class Recorder:
             self._fire("disconnect", None, 0, ConnectionLost(reason))
 
 
-class MetricsListener(ConversationListener):
+class MetricsListener(Listener):
     """Forwards one conversation's callbacks to the process's :class:`Recorder`."""
 
     def __init__(self, recorder: Recorder, on_lost: Callable[[str], None] | None = None) -> None:
         self.recorder = recorder
         self.on_lost = on_lost
 
-    def on_event(self, conv: Conversation, kind: EventKind, size: int, received_at: float) -> None:
-        self.recorder.event(size)
+    def on_event(self, conv: Conversation[Any], kind: EventKind | V1Kind, size: int, received_at: float) -> None:
+        if kind is V1Kind.STREAMING_DELTA:
+            self.recorder.delta(size)
+        else:
+            self.recorder.event(size)
 
-    def on_integrity(self, conv: Conversation, kind: str, count: int) -> None:  # type: ignore[override,unused-ignore]
+    def on_integrity(self, conv: Conversation[Any], kind: str, count: int) -> None:
         self.recorder.integrity(kind, count)
 
-    def on_signal(self, conv: Conversation, signal: str) -> None:
+    def on_signal(self, conv: Conversation[Any], signal: str) -> None:
         self.recorder.signal(signal)
 
-    def on_disconnect(self, conv: Conversation, reason: str) -> None:
+    def on_disconnect(self, conv: Conversation[Any], reason: str) -> None:
         self.recorder.disconnect(reason)
         if reason == "protocol_error":
             # A new client per connect, so these are this connection's faults.
@@ -359,11 +388,11 @@ class MetricsListener(ConversationListener):
         if self.on_lost is not None:
             self.on_lost(reason)
 
-    def on_turn(self, conv: Conversation, turn: TurnRecord) -> None:
+    def on_turn(self, conv: Conversation[Any], turn: TurnRecord) -> None:
         self.recorder.turn(turn)
 
-    def on_rest(self, conv: Conversation, call: str, result: RestResult) -> None:
+    def on_rest(self, conv: Conversation[Any], call: str, result: RestResult) -> None:
         self.recorder.rest(call, result)
 
-    def on_rest_retried(self, conv: Conversation, call: str, result: RestResult) -> None:
+    def on_rest_retried(self, conv: Conversation[Any], call: str, result: RestResult) -> None:
         self.recorder.rest_retried(result)

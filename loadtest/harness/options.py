@@ -37,10 +37,13 @@ __all__ = [
     "parse_source_ips",
 ]
 
-KeyVia = Literal["query", "header", "cookie"]  # as loadtest.openhands.config.KeyVia (a test keeps them equal)
+KeyVia = Literal["query", "header", "cookie", "first-frame"]  # V0's KeyVia, and V1's first-frame (a test checks)
 ShapeName = Literal["none", "step", "ramp", "spike", "capacity", "throttle"]
 DropMode = Literal["abrupt", "clean"]
 LocustRows = Literal["each", "batched"]
+ApiName = Literal["v0", "v1", "auto"]  # as loadtest.openhands.contract.ApiChoice (a test keeps them equal)
+V1Socket = Literal["events", "session"]
+SendVia = Literal["socket", "rest"]
 SHAPES: tuple[str, ...] = get_args(ShapeName)
 REDACTED = "***"
 
@@ -107,11 +110,32 @@ def _choices(kind: Any) -> tuple[str, ...]:
 OPTIONS: tuple[Option, ...] = (
     # -- connection
     Option(
+        "--api", "v0",
+        "OpenHands API of the target: v0 (Socket.IO, OpenHands up to 1.6), v1 (the agent server's WebSocket, 1.7"
+        " on) or auto (probe the target once, log what was found). Default v0 for now.",
+        "connection", v.choice(*_choices(ApiName)), "v1", _choices(ApiName),
+    ),
+    Option(
+        "--agent-settings", "",
+        "V1: agent and LLM settings JSON (or @FILE) of each conversation created (never logged, not in the web UI).",
+        "connection", v.read_agent_settings, '\'{"agent": {"llm": {"model": "openai/gpt-4o"}}}\' or @agent.json',
+        secret=True, file="@path",
+    ),
+    Option(
+        "--v1-socket", "events",
+        "V1: events (/sockets/events, resume by timestamp, as the OpenHands frontend) or session (numbered frames).",
+        "connection", v.choice(*_choices(V1Socket)), "session", _choices(V1Socket),
+    ),
+    Option(
+        "--send-via", "socket", "V1: send each message as a socket frame or over REST (POST .../events, run).",
+        "connection", v.choice(*_choices(SendVia)), "rest", _choices(SendVia),
+    ),
+    Option(
         "--session-api-key", "", "Session API key sent on connect and REST calls (never logged, not in the web UI).",
         "connection", example="$KEY", secret=True,
     ),
     Option(
-        "--key-via", "query", "How the session key is sent on the socket.", "connection",
+        "--key-via", "query", "How the socket sends the session key (cookie: V0 only, first-frame: V1).", "connection",
         v.choice(*_choices(KeyVia)), "header", _choices(KeyVia),
     ),
     Option(
@@ -391,6 +415,10 @@ class Settings:
     skip_report: bool
     ws_deflate: bool = False
     locust_rows: LocustRows = "each"
+    api: ApiName = "v0"
+    agent_settings: dict[str, Any] | None = None
+    v1_socket: V1Socket = "events"
+    send_via: SendVia = "socket"
 
     @classmethod
     def from_options(
@@ -440,6 +468,10 @@ class Settings:
             skip_report=bool(_raw(opts, option("--skip-report"))),
             ws_deflate=_value(opts, "--ws-deflate"),
             locust_rows=_value(opts, "--locust-rows"),
+            api=_value(opts, "--api"),
+            agent_settings=_value(opts, "--agent-settings"),
+            v1_socket=_value(opts, "--v1-socket"),
+            send_via=_value(opts, "--send-via"),
         )
 
     def shape_steps(self) -> tuple[Step, ...]:

@@ -1,8 +1,9 @@
 """Locust users that drive OpenHands conversations.
 
-Three tiers, as in Locust's custom-client pattern: the Locust-free `Conversation` (and its Socket.IO
-client, whose one reader greenlet per connection is started by ``connect`` and ended by ``close``);
-the abstract :class:`OpenHandsUser`, which owns one conversation for its whole life (created over
+Three tiers, as in Locust's custom-client pattern: the Locust-free conversation of
+:mod:`loadtest.openhands.contract` (V0 over Socket.IO or V1 over the agent server's WebSocket, picked once per
+process from ``--api`` by `pick_api`; its one reader greenlet per connection is started by ``connect`` and ended
+by ``close``); the abstract :class:`OpenHandsUser`, which owns one conversation for its whole life (created over
 REST, or joined from ``--conversation-ids``) and reports through :mod:`loadtest.harness.metrics`;
 and the profiles :class:`ChatUser`, :class:`PacedUser`, :class:`ReconnectUser` and
 :class:`IdleUser`. Each setting is a typed class attribute; ``None`` means "take the command-line
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import gevent
 import gevent.event
+import gevent.lock
 
 from locust import User, constant, task
 from locust.exception import StopUser
@@ -27,9 +29,8 @@ from loadtest.harness.metrics import OWN_DISCONNECTS, MetricsListener
 from loadtest.harness.options import OptionError, Settings
 from loadtest.harness.pacing import PaceSchedule
 from loadtest.harness.runtime import install, runtime_for
-from loadtest.openhands import Conversation, ConversationConfig, ConversationError, RestClient, Turn
+from loadtest.openhands.contract import Api, ApiError, ClientSettings, Conversation, TurnLike, pick_api
 from loadtest.openhands.pacing import STABLE_CONNECTION
-from loadtest.sio.errors import SioError
 
 __all__ = ["ChatUser", "IdleUser", "OpenHandsUser", "PacedUser", "ReconnectUser"]
 
@@ -39,6 +40,29 @@ SETTLE_TIMEOUT = 5.0  # seconds a stopping user waits for its hole audits (about
 
 install()
 _SOURCE_SEQ = itertools.count()  # users of this process, in start order, for --source-ips
+_PICKED: dict[tuple[str, str], Api | ApiError] = {}  # (--api, host) → the protocol: `auto` probes once a process
+_PICKING = gevent.lock.Semaphore()  # users starting together wait for the one probe
+
+
+def api_for(api: str, host: str, session_api_key: str | None) -> Api:
+    """The protocol of this process for ``--api`` `api` at `host` (probed once for ``auto``; logged once).
+
+    Raises:
+        ApiError: ``auto`` could not tell (every later user gets the same answer, without a new probe).
+    """
+    key = (api, host)
+    with _PICKING:
+        picked = _PICKED.get(key)
+        if picked is None:
+            try:
+                picked = pick_api(api, host, session_api_key=session_api_key)
+                logger.info("OpenHands API %s (%s)", picked.name, picked.found)
+            except ApiError as exc:
+                picked = exc
+            _PICKED[key] = picked
+    if isinstance(picked, ApiError):
+        raise picked
+    return picked
 
 
 def pick_source_ip(ips: tuple[str, ...], seq: int, worker_index: int, workers: int) -> str | None:
@@ -65,7 +89,8 @@ class OpenHandsUser(User):
         super().__init__(environment)
         self.runtime = runtime_for(environment)
         self.settings: Settings | None = None
-        self.conv: Conversation | None = None
+        self.api: Api | None = None
+        self.conv: Conversation[Any] | None = None
         self.lost = gevent.event.Event()
         self.reconnecting = False
         self.ever_connected = False
@@ -90,7 +115,7 @@ class OpenHandsUser(User):
             logger.error("No target: pass the server's base URL with --host, e.g. --host http://127.0.0.1:3000")
             raise StopUser()
         self.source_ip = pick_source_ip(s.source_ips, next(_SOURCE_SEQ), rt.recorder.worker_index, rt.workers)
-        cfg = ConversationConfig(
+        client = ClientSettings(
             base_url=str(host).rstrip("/"),
             session_api_key=s.session_api_key or None,
             key_via=s.key_via,
@@ -102,16 +127,18 @@ class OpenHandsUser(User):
             ready_timeout=s.ready_timeout,
             ready_poll=s.ready_poll,
             deflate=s.ws_deflate,
-        )
-        rest = RestClient(
-            cfg.base_url,
-            cfg.session_api_key,
-            delayed_ms=cfg.http_delayed_ms,
-            settings=s.seed_settings,
-            source_address=cfg.source_address,
+            seed_settings=s.seed_settings,
+            agent_settings=s.agent_settings,
+            v1_socket=s.v1_socket,
+            send_via=s.send_via,
         )
         cid = self.conversation_id or rt.next_conversation_id()
-        self.conv = Conversation(cfg, cid, listener=MetricsListener(rt.recorder, self._on_lost), rest=rest)
+        try:
+            self.api = api_for(s.api, client.base_url, client.session_api_key)
+            self.conv = self.api.build(client, cid, MetricsListener(rt.recorder, self._on_lost))
+        except ApiError as exc:
+            logger.error("%s", exc)
+            raise StopUser() from None
         rt.recorder.sources.add(self)
         self._connect()
 
@@ -141,12 +168,12 @@ class OpenHandsUser(User):
             self.lost.set()
 
     def _connect(self) -> bool:
-        conv = self.conv
-        assert conv is not None and self.settings is not None
+        conv, api = self.conv, self.api
+        assert conv is not None and api is not None and self.settings is not None
         try:
             if conv.conversation_id is None:
                 conv.create()
-        except ConversationError:
+        except api.create_errors:
             return False  # the REST create failed: reported by the listener as rest_create
         if self.settings.wait_ready and not self.ready_checked:
             # As the OpenHands frontend: join only once REST says the conversation runs (metric `ready`).
@@ -156,9 +183,9 @@ class OpenHandsUser(User):
         started = time.perf_counter()
         try:
             cr = conv.connect()
-        except ConversationError:
+        except api.create_errors:
             return False  # the REST create failed: reported by the listener as rest_create
-        except SioError as exc:
+        except api.connect_errors as exc:
             self.runtime.recorder.connect_failed(exc, started, conv.last_cause)  # names the cause, not the repr
             return False
         self.runtime.recorder.connected(cr)
@@ -210,19 +237,19 @@ class OpenHandsUser(User):
         assert self.settings is not None
         return self.message or self.settings.message
 
-    def send(self, intended_at: float | None = None) -> Turn | None:
+    def send(self, intended_at: float | None = None) -> TurnLike | None:
         """Emit one message (fire and forget); None if the socket is gone."""
-        conv = self.conv
-        assert conv is not None
+        conv, api = self.conv, self.api
+        assert conv is not None and api is not None
         try:
             turn = conv.send_message(self.text(), intended_at=intended_at, wait=False)
-        except SioError:
+        except api.send_errors:
             self.lost.set()
             return None
         self.runtime.recorder.action_sent()
         return turn
 
-    def finish_turn(self, turn: Turn) -> None:
+    def finish_turn(self, turn: TurnLike) -> None:
         """Wait for ``turn`` to end, reconnecting (and waiting again) if the socket drops meanwhile."""
         conv = self.conv
         assert conv is not None and self.settings is not None

@@ -15,6 +15,7 @@ from typing import Any
 
 from loadtest.harness.slo import Slo, SloError, parse_slos
 from loadtest.harness.steps import parse_steps
+from loadtest.openhands.v1.wire import parse_agent_settings
 from loadtest.units import parse_duration, parse_float, parse_list, parse_percent, parse_range
 
 __all__ = [
@@ -188,6 +189,16 @@ def read_settings_json(value: Any) -> dict[str, Any] | None:
     if not isinstance(data, dict) or not data:
         raise ValueError(f'{where} must be a non-empty JSON object such as {{"llm_model": ...}}')
     return data
+
+
+def read_agent_settings(value: Any) -> dict[str, Any] | None:
+    """``--agent-settings``: the V1 create body's agent part, JSON or ``@FILE``; empty means none.
+
+    Read as ``--seed-settings`` is, then shaped by `loadtest.openhands.v1.wire.parse_agent_settings` (a partial
+    create body with ``agent``, or the agent object itself with ``llm``). Errors never echo the text.
+    """
+    data = read_settings_json(value)
+    return None if data is None else parse_agent_settings(json.dumps(data))
 
 
 def parse_source_ips(value: Any) -> tuple[str, ...]:

@@ -95,6 +95,16 @@ class Turn:
         return _ms(self.sent_at, self.end_at)
 
     @property
+    def ttft_ms(self) -> float | None:
+        """Always None: V0 does not stream tokens (the conversation contract asks every turn for it)."""
+        return None
+
+    @property
+    def token_gaps_ms(self) -> tuple[float, ...]:
+        """Always empty: V0 does not stream tokens."""
+        return ()
+
+    @property
     def echo_co_ms(self) -> float | None:
         return _ms(self.intended_at, self.echo_at)
 
@@ -105,6 +115,10 @@ class Turn:
     @property
     def turn_co_ms(self) -> float | None:
         return _ms(self.intended_at, self.end_at)
+
+    @property
+    def ttft_co_ms(self) -> float | None:
+        return None
 
 
 class TurnBook:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from loadtest.histogram import Histogram
 from loadtest.report.steps import SETTLE_S, Step, steady_seconds, step_seconds
-from loadtest.timeline import Second
+from loadtest.timeline import METRICS, Second
 
 __all__ = [
     "CPU_PERCENT_LIMIT",
@@ -44,7 +44,7 @@ LOOP_LAG_LIMIT_MS = 50.0
 """A gevent loop lag above this means the generator, not the server, may be what is slow."""
 CPU_PERCENT_LIMIT = 90.0
 """Generator CPU at or above this (per worker, as recorded) flags the second."""
-_METRIC_ORDER = ("connect", "echo", "first_event", "turn", "event_gap", "reconnect", "resync", "rest_create", "ready")
+_METRIC_ORDER = METRICS
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ def test_every_option_has_env_var_help_and_shows_in_the_web_ui_except_the_key() 
         assert action.help
         # secrets (the key, settings that may hold an LLM key) stay out of the web UI: Locust would embed them
         assert action.include_in_web_ui is (not opt.secret)  # type: ignore[attr-defined]
-        assert opt.secret is (opt.flag in ("--session-api-key", "--seed-settings"))
+        assert opt.secret is (opt.flag in ("--session-api-key", "--seed-settings", "--agent-settings"))
 
 
 def test_values_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,8 +129,10 @@ def test_literal_settings_match_the_code_that_reads_them() -> None:
     from loadtest.harness import options
     from loadtest.harness.shapes import LoadShape
     from loadtest.openhands.config import KEY_VIA, KeyVia
+    from loadtest.openhands.v1.config import KEY_VIA as V1_KEY_VIA
 
-    assert get_args(options.KeyVia) == get_args(KeyVia) == KEY_VIA
+    assert get_args(options.KeyVia) == (*get_args(KeyVia), "first-frame") == (*KEY_VIA, "first-frame")
+    assert set(get_args(options.KeyVia)) == set(KEY_VIA) | set(V1_KEY_VIA)
     assert set(options.SHAPES) == {"none", *LoadShape.KINDS}
     for flag, kind in (("--key-via", options.KeyVia), ("--drop-mode", options.DropMode)):
         assert options.option(flag).choices == get_args(kind)

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from loadtest.errors import LoadtestError
-from loadtest.openhands.config import ConnectResult, ReconnectResult
+from loadtest.openhands.config import ConnectResult, ReadyResult, ReconnectResult
 from loadtest.openhands.deadlines import DEADLINES
 from loadtest.openhands.errors import target_of
 from loadtest.openhands.pacing import ConnectPacer, backoff_delay
@@ -29,7 +29,7 @@ from loadtest.openhands.rest import RestClient, RestResult
 from loadtest.openhands.v1 import resume, wire
 from loadtest.openhands.v1.audit import audit_gaps, audit_query, read_pages
 from loadtest.openhands.v1.config import V1Config, signal_for_close, signal_for_rest
-from loadtest.openhands.v1.frames import V1Frames
+from loadtest.openhands.v1.frames import V1Counts, V1Frames
 from loadtest.openhands.v1.listener import V1Listener
 from loadtest.openhands.v1.reconnect import describe_v1, reconnect
 from loadtest.openhands.v1.turns import REJECTED, Turn
@@ -448,3 +448,21 @@ class V1Conversation:
             self._generation += 1
             ws.close(1000)
             self.listener.on_disconnect(self, "client")
+
+    # -- the rest of the harness's conversation contract (`loadtest.openhands.contract`) ------------------
+
+    @property
+    def integrity(self) -> V1Counts:
+        """Event and id counters now (`V1Counts`)."""
+        return self.frames.counts()
+
+    @property
+    def protocol_errors(self) -> dict[str, int]:
+        """Frames of the current (or last) connection that were not JSON text, as ``{"not_json": n}``."""
+        n = self.frames.bad_frames_now
+        return {"not_json": n} if n else {}
+
+    def wait_ready(self, timeout: float | None = None) -> ReadyResult:
+        """Nothing to poll (outcome ``unsupported``: connect at once): an agent server's conversation has no
+        starting state to wait for; `connect` waits for the socket's first snapshot."""
+        return ReadyResult(ok=False, ready_ms=None, polls=0, status=None, runtime_status=None, outcome="unsupported")

@@ -14,6 +14,7 @@ import gevent.event
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadtest.openhands.v1.audit import Search, read_pages
@@ -47,10 +48,26 @@ from loadtest.sio._json import loads  # orjson when installed, else the capped s
 if TYPE_CHECKING:
     from loadtest.openhands.v1.conversation import V1Conversation
 
-__all__ = ["V1Frames"]
+__all__ = ["V1Counts", "V1Frames"]
 
 _UUID_RESULTS = {DUPLICATE: "duplicate", OVERLAP: "overlap", LATE: "out_of_order", STALE: "stale"}
 _SEQ_RESULTS = {DUPLICATE: "duplicate", OUT_OF_ORDER: "out_of_order", RESET: "history_reset"}
+
+
+@dataclass(frozen=True, slots=True)
+class V1Counts:
+    """One V1 conversation's event and id counters at one moment (the conversation contract's ``integrity``).
+
+    ``out_of_order``: on the events socket, ids delivered after the audit had counted them missing; on the
+    session socket, seqs below the newest. ``overlap``: the expected resume-boundary copies (not duplicates).
+    """
+
+    events: int
+    bytes: int
+    gaps: int
+    duplicates: int
+    out_of_order: int
+    overlap: int
 
 
 class V1Frames:
@@ -61,7 +78,7 @@ class V1Frames:
         ids: UUID integrity (events socket); seq: seq integrity (session socket).
         watch: the current events-socket connection's `ReplayWatch`.
         connected_at: receive stamp of the current connection's first snapshot (``sync``), None before.
-        bad_frames: frames that were not JSON text.
+        bad_frames: frames that were not JSON text; bad_frames_now: those of the current connection.
     """
 
     def __init__(self, conv: V1Conversation, cfg: V1Config) -> None:
@@ -75,6 +92,7 @@ class V1Frames:
         self.replayed_before_ready = 0
         self.replay_bytes_before_ready = 0
         self.bad_frames = 0
+        self.bad_frames_now = 0
         self._mode = "all"
         self._ready: gevent.event.Event | None = None
         self._quiet = gevent.event.Event()
@@ -90,9 +108,18 @@ class V1Frames:
         self.connected_at = None
         self.replayed_before_ready = 0
         self.replay_bytes_before_ready = 0
+        self.bad_frames_now = 0
         if self.cfg.socket == "events":
             self.ids.expect_resume(mode)
             self.watch = ReplayWatch(started, resend=mode != "none")
+
+    def counts(self) -> V1Counts:
+        """The counters now: the seq tracker's on the session socket, the UUID tracker's on the events socket."""
+        if self.cfg.socket == "session":
+            q = self.seq.ids
+            return V1Counts(q.events, q.bytes, q.gaps, q.duplicates, q.out_of_order, 0)
+        i = self.ids
+        return V1Counts(i.events, i.bytes, i.gaps, i.duplicates, i.late, i.overlap)
 
     def missing_snapshot(self) -> None:
         self.conv.listener.on_integrity(self.conv, "missing_snapshot", 1)
@@ -163,6 +190,7 @@ class V1Frames:
             obj = None
         if obj is None:
             self.bad_frames += 1
+            self.bad_frames_now += 1
             return
         if self.cfg.socket == "events":
             self._on_event(obj, len(payload), received_at)

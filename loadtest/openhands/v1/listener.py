@@ -67,3 +67,6 @@ class V1Listener:
 
     def on_rest(self, conv: V1Conversation, call: str, result: RestResult) -> None:
         """A REST call made by the conversation (``create``, ``send``, ``run``, ``search``) and its result."""
+
+    def on_rest_retried(self, conv: V1Conversation, call: str, result: RestResult) -> None:
+        """A REST answer that will be asked again (as V0's listener; the V1 client reports none today)."""

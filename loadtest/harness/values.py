@@ -15,7 +15,6 @@ from typing import Any
 
 from loadtest.harness.slo import Slo, SloError, parse_slos
 from loadtest.harness.steps import parse_steps
-from loadtest.openhands.v1.wire import parse_agent_settings
 from loadtest.units import parse_duration, parse_float, parse_list, parse_percent, parse_range
 
 __all__ = [
@@ -198,6 +197,9 @@ def read_agent_settings(value: Any) -> dict[str, Any] | None:
     create body with ``agent``, or the agent object itself with ``llm``). Errors never echo the text.
     """
     data = read_settings_json(value)
+    # imported here: loadtest.openhands (and with it gevent) stays out of option parsing until it is needed
+    from loadtest.openhands.v1.wire import parse_agent_settings
+
     return None if data is None else parse_agent_settings(json.dumps(data))
 
 

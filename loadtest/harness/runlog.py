@@ -3,8 +3,9 @@
 The folder is ``--report-dir`` or ``reports/<UTC timestamp>-<label>/`` under the working directory.
 ``timeline.jsonl`` gets one line per second as the run goes (flushed each time, so a crash loses at
 most the last seconds). ``run.json`` is written at the start (no ``ended_at`` yet) and rewritten at
-the end with the verdict. Secrets never reach either file: settings come from
-:meth:`Settings.public_dict`, which redacts them.
+the end with the verdict. Its content changes only through :class:`RunLog`'s methods (steps, notes, the
+search results of a shape, the verdict); readers get a copy (:meth:`RunLog.snapshot`). Secrets never
+reach either file: settings come from :meth:`Settings.public_dict`, which redacts them.
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ import logging
 import os
 import platform
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TypeAlias
 
 from loadtest.harness.options import Settings
+from loadtest.slo import SloResult
+from loadtest.steps import StepLog
+
+#: ``run.json`` as a JSON object (``docs/contracts.md``).
+RunJson = dict[str, object]
+#: A JSON value (what run.json's entries hold).
+Json: TypeAlias = bool | int | float | str | Sequence["Json"] | Mapping[str, "Json"] | None
 
 __all__ = ["RunLog", "run_folder"]
 
@@ -62,9 +71,11 @@ def _versions() -> dict[str, str]:
 class RunLog:
     """One run's folder, open for the whole run."""
 
-    def __init__(self, folder: Path, run: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, run: RunJson) -> None:
         self.folder = folder
-        self.run = run
+        self._run = run
+        self.steps = StepLog()
+        self._notes: list[str] = []
         folder.mkdir(parents=True, exist_ok=True)
         self._timeline: IO[str] | None = open(folder / "timeline.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self.lines = 0
@@ -82,7 +93,7 @@ class RunLog:
         when = now or datetime.now(UTC)
         label = settings.run_label or (shape_label(shape) or "-".join(p.lower() for p in profile) or "run")
         folder = run_folder(settings, label, when)
-        run: dict[str, Any] = {
+        run: RunJson = {
             "label": label,
             "started_at": _iso(when),
             "started_ts": when.timestamp(),
@@ -101,7 +112,46 @@ class RunLog:
         }
         return cls(folder, run)
 
-    def append(self, line: dict[str, Any]) -> None:
+    # -- reading -------------------------------------------------------------------------------------
+
+    def get(self, key: str) -> object:
+        """One entry of ``run.json`` as it stands (None when absent)."""
+        if key == "steps":
+            return self.steps.to_dicts()
+        if key == "notes":
+            return list(self._notes)
+        return self._run.get(key)
+
+    def snapshot(self) -> RunJson:
+        """A copy of ``run.json`` as it stands (the live steps included), safe to change or send."""
+        run: RunJson = json.loads(json.dumps(self._run, default=str))
+        run["steps"] = self.steps.to_dicts()
+        run["notes"] = list(self._notes)
+        return run
+
+    @property
+    def profile(self) -> list[str]:
+        profile = self._run.get("profile")
+        return [str(p) for p in profile] if isinstance(profile, list) else []
+
+    # -- changing --------------------------------------------------------------------------------------
+
+    def begin_step(self, index: int, t: int, users: int | None, offered_rate: float | None) -> None:
+        """Step ``index`` is in force from run second ``t`` (see :meth:`loadtest.steps.StepLog.begin`)."""
+        self.steps.begin(index, t, users, offered_rate)
+
+    def set_slo_source(self, source: str) -> None:
+        self._run["slo_source"] = source
+
+    def has_result(self, key: str) -> bool:
+        return key in self._run
+
+    def record_result(self, key: str, value: Json) -> None:
+        """A shape's finding (``capacity``, ``throttle_onset``, ``throttle_search``), written once."""
+        if key not in self._run:
+            self._run[key] = value
+
+    def append(self, line: dict[str, object]) -> None:
         """One timeline line, written and flushed at once."""
         if self._timeline is None:
             return
@@ -110,21 +160,39 @@ class RunLog:
         self.lines += 1
 
     def note(self, text: str) -> None:
-        if text not in self.run["notes"]:
-            self.run["notes"].append(text)
+        if text not in self._notes:
+            self._notes.append(text)
 
     def write_run_json(self) -> None:
         path = self.folder / "run.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.run, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        run = {**self._run, "steps": self.steps.to_dicts(), "notes": self._notes}
+        tmp.write_text(json.dumps(run, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         tmp.replace(path)
 
-    def finish(self, *, exit_code: int, verdict: str, reason: str = "", now: datetime | None = None) -> None:
-        """Close the timeline and write the final ``run.json`` (with the verdict's one-line reason)."""
-        self.run["ended_at"] = _iso(now or datetime.now(UTC))
-        self.run["exit_code"] = exit_code
-        self.run["verdict"] = verdict
-        self.run["verdict_reason"] = reason
+    def finish(
+        self,
+        *,
+        exit_code: int,
+        verdict: str,
+        reason: str = "",
+        slo: Sequence[SloResult] = (),
+        end_t: int | None = None,
+        late_slices: int = 0,
+        bottleneck_warnings: int = 0,
+        now: datetime | None = None,
+    ) -> None:
+        """Close the timeline and write the final ``run.json``: the objectives' results, the steps (the last
+        one ends at ``end_t``), the timeline's size, the verdict and its one-line reason."""
+        if end_t is not None:
+            self.steps.close(end_t)
+        self._run["slo"] = [r.to_dict() for r in slo]
+        self._run["timeline"] = {"seconds": self.lines, "late_slices": late_slices}
+        self._run["health"] = {"bottleneck_warnings": bottleneck_warnings}
+        self._run["ended_at"] = _iso(now or datetime.now(UTC))
+        self._run["exit_code"] = exit_code
+        self._run["verdict"] = verdict
+        self._run["verdict_reason"] = reason
         if self._timeline is not None:
             self._timeline.close()
             self._timeline = None

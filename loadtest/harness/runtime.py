@@ -5,10 +5,14 @@ One :class:`Runtime` per Locust ``Environment`` (:func:`runtime_for`). On every 
 seconds with ``report_to_master``. On the process that writes (local or master) the slices go
 into an :class:`Assembler`, and a writer loop appends each complete second to ``timeline.jsonl``,
 checks ``--slo-abort`` and tells paced users their interval (message ``loadtest_pace``). At the end
-(``quitting`` when headless, ``test_stop`` in the web UI) :class:`RunSlos` judges the run (verdict and
-reason; exit 3 on a breach, 1 when nothing was measured), ``run.json`` is written, the report built.
+(``quitting`` when headless, ``test_stop`` in the web UI) the run is judged (verdict and reason;
+exit 3 on a breach, 1 when nothing was measured), ``run.json`` is written, the report built.
 
-:func:`install` registers the listeners once; `users.py` calls it.
+This module is the Locust side only; the run's state and every decision taken from it are typed and
+pure: :class:`~loadtest.harness.runlog.RunLog` (``run.json`` and its steps),
+:class:`~loadtest.harness.slo.RunSlos` (the objectives and their data), and
+:mod:`loadtest.harness.runstate` (history, ``--slo-abort``, the finish and its exit codes, pacing).
+`users.py` calls :func:`install`, which registers the listeners once.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 import gevent
 
 from locust import events
-from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
 
 import itertools
 import logging
@@ -25,18 +30,19 @@ import sys
 import threading
 import time
 import weakref
-from collections import deque
-from typing import Any
+from collections.abc import Callable
+from types import FrameType
 
 from loadtest.harness.locuststats import BatchedRows
 from loadtest.harness.metrics import REQUEST_TYPE, Recorder
 from loadtest.harness.options import OptionError, Settings, add_options
 from loadtest.harness.pacing import PhaseAllocator
 from loadtest.harness.runlog import RunLog
-from loadtest.harness.slo import BreachTracker, RunSlos
-from loadtest.harness.timeline import Assembler
+from loadtest.harness.runstate import AbortGate, History, finish, pace_interval
+from loadtest.harness.slo import RunSlos
+from loadtest.harness.timeline import Assembler, SlicesPayload, read_payload, slices_payload
 from loadtest.harness.webui import install_web_ui
-from loadtest.timeline import Second, to_line, window
+from loadtest.timeline import Second, to_line
 
 __all__ = ["EXIT_SLO", "PACE_MESSAGE", "Runtime", "install", "runtime_for"]
 
@@ -47,30 +53,19 @@ PACE_MESSAGE = "loadtest_pace"
 REPORT_KEY = "loadtest_timeline"
 FINAL_MESSAGE = "loadtest_final_slices"
 MASTER_MAX_LAG = 10  # seconds the master waits for a slow worker's slices
-HISTORY = 7200  # seconds of merged slices kept for windows (search steps, live SLOs)
-
-_runtimes: weakref.WeakKeyDictionary[Any, Runtime] = weakref.WeakKeyDictionary()
-_installed = False
-
-
-def runtime_for(environment: Any) -> Runtime:
-    rt = _runtimes.get(environment)
-    if rt is None:
-        rt = _runtimes[environment] = Runtime(environment)
-    return rt
 
 
 class Runtime:
     """The harness's state for one Locust environment."""
 
-    def __init__(self, environment: Any) -> None:
+    def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.settings: Settings | None = None
         runner = environment.runner
         self.recorder = Recorder(
             environment.events.request,
-            worker_index=getattr(runner, "worker_index", 0) if isinstance(runner, WorkerRunner) else 0,
-            user_count=lambda: getattr(environment.runner, "user_count", 0),
+            worker_index=runner.worker_index if isinstance(runner, WorkerRunner) else 0,
+            user_count=lambda: environment.runner.user_count if environment.runner is not None else 0,
         )
         self.phases = PhaseAllocator(self.recorder.worker_index)
         self.pace_epoch = time.perf_counter()
@@ -81,23 +76,20 @@ class Runtime:
         self.assembler: Assembler | None = None
         self.runlog: RunLog | None = None
         self.start_second = 0
-        self.history: deque[Second] = deque(maxlen=HISTORY)
-        self.total = Second(0)
+        self.history = History(0)
         self.judge = RunSlos((), None)
-        self.steps: list[dict[str, Any]] = []
         self.offered_rate: float | None = None  # a shape's total offered rate for paced users
         self.offered_users: int | None = None
-        self.tracker: BreachTracker | None = None
-        self.aborted = False
+        self.gate = AbortGate(0, 0)
         self.finished = True
         self.lost_workers: set[str] = set()
         self.ticking = False
-        self._greenlets: list[gevent.Greenlet] = []
+        self._greenlets: dict[str, gevent.Greenlet] = {}
 
     # -- roles -------------------------------------------------------------------------------------
 
     @property
-    def runner(self) -> Any:
+    def runner(self) -> Runner | None:
         return self.environment.runner
 
     @property
@@ -107,6 +99,19 @@ class Runtime:
     @property
     def writes(self) -> bool:
         return not isinstance(self.runner, WorkerRunner)
+
+    @property
+    def aborted(self) -> bool:
+        return self.gate.tripped
+
+    @property
+    def total(self) -> Second:
+        """The merge of every second written so far."""
+        return self.judge.total
+
+    def _workers(self) -> int:
+        runner = self.runner
+        return len(runner.clients) or 1 if isinstance(runner, MasterRunner) else 1
 
     # -- settings ----------------------------------------------------------------------------------
 
@@ -135,15 +140,16 @@ class Runtime:
         except OptionError as exc:
             logger.error("%s", exc)
             self.environment.process_exit_code = 2
-            gevent.spawn(self._stop_runner)
+            gevent.spawn(self.stop_runner)
             return
         self.recorder.bottleneck.lag_limit_ms = self.settings.lag_warning_ms
-        if isinstance(self.runner, WorkerRunner):  # the index is assigned once the master has answered
-            self.recorder.worker_index = self.phases.worker_index = int(self.runner.worker_index)
+        runner = self.runner
+        if isinstance(runner, WorkerRunner):  # the index is assigned once the master has answered
+            self.recorder.worker_index = self.phases.worker_index = int(runner.worker_index)
         self.pace_interval = None
-        if self.has_users:
+        if self.has_users and runner is not None:
             batched = self.settings.locust_rows == "batched"
-            self.recorder.rows = BatchedRows(self.runner.stats, REQUEST_TYPE) if batched else None
+            self.recorder.rows = BatchedRows(runner.stats, REQUEST_TYPE) if batched else None
             self.recorder.reset()
             self.recorder.probe.start()
             self.ticking = True
@@ -162,21 +168,19 @@ class Runtime:
         self.runlog = RunLog.start(self.settings, profile=profile, shape=shape)
         self.start_second = int(time.time())
         self.assembler = Assembler(self.start_second)
-        self.history.clear()
-        self.total = Second(0)
-        opts = self.environment.parsed_options
-        self.judge = RunSlos(self.settings.slos, getattr(opts, "slo", None) if opts is not None else None)
-        self.runlog.run["slo_source"] = self.judge.source
-        self.steps = []
+        self.history = History(self.start_second)
+        raw = getattr(self.environment.parsed_options, "slo", None)
+        self.judge = RunSlos(self.settings.slos, raw, live_window=int(self.settings.slo_window))
+        self.runlog.set_slo_source(self.judge.source)
         self.lost_workers = set()
-        self.aborted = False
+        self.gate = AbortGate(self.settings.slo_abort, self.settings.slo_window)
         self.finished = False
-        self.tracker = BreachTracker(self.settings.slo_abort) if self.settings.slo_abort > 0 else None
         self.begin_step(0, None, None)
         logger.info("loadtest run folder: %s", self.runlog.folder)
         self._spawn(self._writer_loop)
 
     def on_test_stop(self) -> None:
+        runner = self.runner
         if self.has_users:
             self.ticking = False
             self.recorder.roll(final=True)
@@ -192,11 +196,10 @@ class Runtime:
             )
             if self.writes:
                 self._feed_local(final=True)
-            else:  # a worker: ship the last seconds now rather than with the next stats report
-                payload: dict[str, Any] = {}
-                self.on_report_to_master(payload)
-                self.runner.send_message(FINAL_MESSAGE, payload[REPORT_KEY])
-        if self.writes and self.environment.parsed_options and not self.environment.parsed_options.headless:
+            elif runner is not None:  # a worker: ship the last seconds now rather than with the next stats report
+                runner.send_message(FINAL_MESSAGE, self.closed_slices())
+        opts = self.environment.parsed_options
+        if self.writes and opts is not None and not opts.headless:
             gevent.spawn(self._finish_later)  # web UI: wait for the workers' last slices, then close the run
 
     def on_quitting(self) -> None:
@@ -232,13 +235,13 @@ class Runtime:
 
     # -- the per-second loops ----------------------------------------------------------------------
 
-    def _spawn(self, fn: Any) -> None:
-        self._greenlets = [g for g in self._greenlets if not g.dead]
-        if any(getattr(g, "_loadtest_fn", None) == fn.__name__ for g in self._greenlets):
+    def _spawn(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` in a greenlet unless one of it is still running."""
+        name = fn.__name__
+        running = self._greenlets.get(name)
+        if running is not None and not running.dead:
             return
-        g = gevent.spawn(fn)
-        g._loadtest_fn = fn.__name__  # type: ignore[attr-defined,unused-ignore]
-        self._greenlets.append(g)
+        self._greenlets[name] = gevent.spawn(fn)
 
     def _tick_loop(self) -> None:
         while self.ticking:
@@ -255,23 +258,20 @@ class Runtime:
         if self.assembler is not None:
             self.assembler.add("local", slices, closed_through, final=final)
 
-    def on_report_to_master(self, data: dict[str, Any]) -> None:
+    def closed_slices(self) -> SlicesPayload:
+        """This worker's closed seconds, for the master."""
         slices, closed_through = self.recorder.take_closed()
-        final = not self.ticking
-        data[REPORT_KEY] = {
-            "slices": [s.to_wire() for s in slices],
-            "closed_through": closed_through,
-            "final": final,
-        }
+        return slices_payload(slices, closed_through, final=not self.ticking)
 
-    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
-        self.on_slices(client_id, data.get(REPORT_KEY))
+    def on_report_to_master(self, data: dict[str, object]) -> None:
+        data[REPORT_KEY] = self.closed_slices()
 
-    def on_slices(self, client_id: str, payload: dict[str, Any] | None) -> None:
-        if payload is None or self.assembler is None:
-            return
-        slices = [Second.from_wire(s) for s in payload.get("slices", [])]
-        self.assembler.add(client_id, slices, int(payload["closed_through"]), final=bool(payload.get("final")))
+    def on_slices(self, client_id: str, payload: object) -> None:
+        """A worker's :class:`SlicesPayload` (with its stats report, or its final message)."""
+        got = read_payload(payload)
+        if got is not None and self.assembler is not None:
+            slices, closed_through, final = got
+            self.assembler.add(client_id, slices, closed_through, final=final)
 
     def _writer_loop(self) -> None:
         max_lag = MASTER_MAX_LAG if isinstance(self.runner, MasterRunner) else 2
@@ -286,22 +286,24 @@ class Runtime:
     def _write(self, slices: list[Second]) -> None:
         if self.runlog is None:
             return
-        workers = len(getattr(self.runner, "clients", {}) or {}) or 1
+        workers = self._workers()
         lost = self._note_lost_workers()
         for s in slices:
             s.t = t = s.second - self.start_second
-            s.step = self.step_at(t)
-            self.runlog.append(to_line(s, t=t, step=s.step, workers=workers, lost_workers=lost))
-            self.history.append(s)
-            self.judge.add(s)
-            self.total.merge(s)
+            s.step = self.runlog.steps.at(t)
+            line = to_line(s, t=t, step=s.step, workers=workers, lost_workers=lost)
+            self.runlog.append(line)
+            self.history.add(s)
+            self.judge.add(line)
 
     def _note_lost_workers(self) -> int:
         """Workers Locust marked missing (no heartbeat): noted in run.json once, no longer waited for.
 
         Locust forgets a missing worker after a minute, so the count is kept here for the whole run.
         """
-        for node in getattr(getattr(self.runner, "clients", None), "missing", []) or []:
+        runner = self.runner
+        missing = runner.clients.missing if isinstance(runner, MasterRunner) else []
+        for node in missing:
             if node.id in self.lost_workers:
                 continue
             self.lost_workers.add(node.id)
@@ -319,22 +321,9 @@ class Runtime:
         return time.time() - self.start_second
 
     def begin_step(self, index: int, users: int | None, offered_rate: float | None) -> None:
-        t = int(self.run_time())
-        if self.steps and self.steps[-1]["index"] == index:
-            last = self.steps[-1]
-            last["users"] = users if users is not None else last["users"]
-            last["offered_rate"] = offered_rate if offered_rate is not None else last["offered_rate"]
-            return
-        if self.steps:
-            self.steps[-1]["end_t"] = t
-        self.steps.append({"index": index, "start_t": t, "end_t": None, "users": users, "offered_rate": offered_rate})
-
-    def step_at(self, t: int) -> int:
-        current = 0
-        for step in self.steps:
-            if step["start_t"] <= t:
-                current = step["index"]
-        return current
+        """A shape is in step ``index`` now (``users`` / total ``offered_rate`` if it sets them)."""
+        if self.runlog is not None:
+            self.runlog.begin_step(index, int(self.run_time()), users, offered_rate)
 
     def set_offered_rate(self, rate: float | None, users: int | None = None) -> None:
         """A shape sets the total offered action rate of the paced users (``users`` of them, if known)."""
@@ -348,13 +337,10 @@ class Runtime:
 
     def window(self, start_t: float, end_t: float) -> Second | None:
         """Merged data of run seconds [start_t, end_t), or None while they are not all written."""
-        if self.complete_through() < int(end_t) - 1:
-            return None
-        lo, hi = self.start_second + int(start_t), self.start_second + int(end_t)
-        return window((s for s in self.history if lo <= s.second < hi), lo)
+        return self.history.window(start_t, end_t, self.complete_through())
 
     def _paced_users(self) -> int:
-        counts = getattr(self.runner, "target_user_classes_count", {}) or {}
+        counts = self.runner.target_user_classes_count if self.runner is not None else {}
         paced = {cls.__name__ for cls in self.environment.user_classes if getattr(cls, "paced", False)}
         return sum(n for name, n in counts.items() if name in paced)
 
@@ -362,32 +348,27 @@ class Runtime:
         if self.settings is None or self.runner is None:
             return
         rate = self.offered_rate if self.offered_rate is not None else (self.settings.action_rate or None)
-        users = self._paced_users() or (self.offered_users or 0)
-        interval = users / rate if rate and users else None
-        workers = len(getattr(self.runner, "clients", {}) or {}) or 1
-        self.runner.send_message(PACE_MESSAGE, {"interval": interval, "workers": workers})
+        interval = pace_interval(rate, self._paced_users() or (self.offered_users or 0))
+        self.runner.send_message(PACE_MESSAGE, {"interval": interval, "workers": self._workers()})
 
-    def on_pace_message(self, data: dict[str, Any]) -> None:
-        interval = data.get("interval")
-        self.pace_interval = float(interval) if interval else None
-        self.workers = int(data.get("workers") or 1)
+    def on_pace_message(self, data: dict[str, object]) -> None:
+        interval, workers = data.get("interval"), data.get("workers")
+        self.pace_interval = float(interval) if isinstance(interval, int | float) and interval else None
+        self.workers = int(workers) if isinstance(workers, int) and workers else 1
 
-    # -- SLOs --------------------------------------------------------------------------------------
+    # -- SLOs and the end --------------------------------------------------------------------------
 
     def _check_abort(self) -> None:
-        if self.tracker is None or self.settings is None or self.aborted:
+        breached = self.gate.check(time.time(), self.judge)
+        if breached is None or self.settings is None:
             return
-        results = self.judge.results(last=int(self.settings.slo_window))
-        if self.tracker.update(time.time(), results):
-            self.aborted = True
-            breached = "; ".join(r.describe() for r in results if not r.ok)
-            logger.error("SLO breached for %gs, stopping the run (--slo-abort): %s", self.settings.slo_abort, breached)
-            if self.runlog is not None:
-                self.runlog.note(f"aborted by --slo-abort after {self.settings.slo_abort:g}s: {breached}")
-            self.environment.process_exit_code = EXIT_SLO
-            gevent.spawn(self._stop_runner)
+        logger.error("SLO breached for %gs, stopping the run (--slo-abort): %s", self.settings.slo_abort, breached)
+        if self.runlog is not None:
+            self.runlog.note(self.gate.note(breached))
+        self.environment.process_exit_code = EXIT_SLO
+        gevent.spawn(self.stop_runner)
 
-    def _stop_runner(self) -> None:
+    def stop_runner(self) -> None:
         opts = self.environment.parsed_options
         if opts is not None and opts.headless and self.runner is not None:
             self.runner.quit()
@@ -403,32 +384,46 @@ class Runtime:
         record = getattr(self.environment.shape_class, "record_outcome", None)
         if record is not None:
             record()
-        if self.steps:
-            self.steps[-1]["end_t"] = self.steps[-1]["end_t"] or max(self.complete_through() + 1, 0)
-        errors = getattr(getattr(self.runner, "stats", None), "errors", None) or {}
-        run = self.runlog.run
-        results, verdict = self.judge.at_quit(self.total, run["profile"], self.settings.host, errors, self.aborted)
-        for r in results:
+        runner = self.runner
+        opts = self.environment.parsed_options
+        end = finish(
+            self.judge,
+            profile=self.runlog.profile,
+            target=self.settings.host,
+            errors=runner.stats.errors if runner is not None else {},
+            aborted=self.aborted,
+            preset_exit_code=self.environment.process_exit_code,
+            runner_failed=runner is not None and bool(runner.errors or runner.exceptions),
+            exit_code_on_error=int(getattr(opts, "exit_code_on_error", 1)),
+        )
+        for r in end.results:
             (logger.error if not r.ok else logger.info)("SLO %s", r.describe())
-        if verdict.verdict != "pass":
-            self.environment.process_exit_code = verdict.exit_code
-        print(f"loadtest verdict: {verdict.verdict}: {verdict.reason}", file=sys.stderr)
-        run["slo"] = [r.to_dict() for r in results]
-        run["steps"] = self.steps
-        run["timeline"] = {"seconds": self.runlog.lines, "late_slices": self.assembler.late}
-        run["health"] = {"bottleneck_warnings": self.recorder.bottleneck.warnings}
-        self.runlog.finish(exit_code=self._exit_code(), verdict=verdict.verdict, reason=verdict.reason)
+        self.environment.process_exit_code = end.process_exit_code
+        print(f"loadtest verdict: {end.verdict.verdict}: {end.verdict.reason}", file=sys.stderr)
+        self.runlog.finish(
+            exit_code=end.exit_code,
+            verdict=end.verdict.verdict,
+            reason=end.verdict.reason,
+            slo=end.results,
+            end_t=max(self.complete_through() + 1, 0),
+            late_slices=self.assembler.late,
+            bottleneck_warnings=self.recorder.bottleneck.warnings,
+        )
         if not self.settings.skip_report:
             self.runlog.build_report()
 
-    def _exit_code(self) -> int:
-        if self.environment.process_exit_code is not None:
-            return int(self.environment.process_exit_code)
-        runner = self.runner
-        if runner is not None and (runner.errors or runner.exceptions):
-            opts = self.environment.parsed_options
-            return int(getattr(opts, "exit_code_on_error", 1))
-        return 0
+
+# -- registration -----------------------------------------------------------------------------------
+
+_runtimes: weakref.WeakKeyDictionary[Environment, Runtime] = weakref.WeakKeyDictionary()
+_installed = False
+
+
+def runtime_for(environment: Environment) -> Runtime:
+    rt = _runtimes.get(environment)
+    if rt is None:
+        rt = _runtimes[environment] = Runtime(environment)
+    return rt
 
 
 def install() -> None:
@@ -446,7 +441,7 @@ def install() -> None:
     events.worker_report.add_listener(_on_worker_report)
 
 
-def _on_init(environment: Any, **_: Any) -> None:
+def _on_init(environment: Environment, **_: object) -> None:
     rt = runtime_for(environment)
     runner = environment.runner
     if runner is not None and not isinstance(runner, MasterRunner):
@@ -479,19 +474,19 @@ def _stop_on_sigterm() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
-    def interrupt(signum: int, _frame: Any) -> None:
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
+def _on_report_to_master(client_id: str, data: dict[str, object], **_: object) -> None:
     for rt in list(_runtimes.values()):
         if isinstance(rt.runner, WorkerRunner):
             rt.on_report_to_master(data)
 
 
-def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+def _on_worker_report(client_id: str, data: dict[str, object], **_: object) -> None:
     for rt in list(_runtimes.values()):
         if isinstance(rt.runner, MasterRunner):
-            rt.on_worker_report(client_id, data)
+            rt.on_slices(client_id, data.get(REPORT_KEY))

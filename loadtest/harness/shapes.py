@@ -130,7 +130,7 @@ class _SearchShape(HarnessShape):
         if self._spawned is None or self._spawned[0] != users:
             self._spawned = (users, now)
         rt = self._runtime()
-        latest = rt.history[-1] if rt.history else None
+        latest = rt.history.latest
         connected = latest is not None and latest.gauges.get("sockets", 0) >= users
         return connected or now - self._spawned[1] >= SETTLE_GRACE
 
@@ -161,8 +161,7 @@ class CapacitySearchShape(_SearchShape):
         results = evaluate(slos, data)
         search = self._search()
         users = round(search.value)  # the step being judged
-        lo, hi = rt.start_second + int(start), rt.start_second + int(end)
-        held = held_conversations([x.gauges.get("sockets", 0.0) for x in rt.history if lo <= x.second < hi])
+        held = held_conversations([x.gauges.get("sockets", 0.0) for x in rt.history.between(start, end)])
         kept = held >= HELD_SHARE * users
         detail = {"slo": [r.to_dict() for r in results], "held": round(held, 2), "users": users}
         return all(r.ok for r in results) and kept, detail
@@ -182,10 +181,10 @@ class CapacitySearchShape(_SearchShape):
 
     def _record(self, search: StepSearch) -> None:
         rt = self._runtime()
-        if rt.runlog is None or "capacity" in rt.runlog.run:
+        if rt.runlog is None or rt.runlog.has_result("capacity"):
             return
         slos = [s.expr for s in self._settings().slos] or list(DEFAULT_CAPACITY_SLOS)
-        rt.runlog.run["capacity"] = capacity_result(search, slos)
+        rt.runlog.record_result("capacity", capacity_result(search, slos))
 
 
 class ThrottleSearchShape(_SearchShape):
@@ -223,13 +222,13 @@ class ThrottleSearchShape(_SearchShape):
 
     def _record(self, search: StepSearch) -> None:
         rt = self._runtime()
-        if rt.runlog is None or "throttle_onset" in rt.runlog.run:
+        if rt.runlog is None or rt.runlog.has_result("throttle_onset"):
             return
         first_bad = search.outcome().first_bad
-        start_t = next((s["start_t"] for s in rt.steps if s["index"] == first_bad), None)
+        start_t = rt.runlog.steps.start_of(first_bad) if first_bad is not None else None
         seconds = ((x.second - rt.start_second, x.counter("throttled")) for x in rt.history)
-        rt.runlog.run["throttle_onset"] = throttle_onset(search, start_t, seconds)
-        rt.runlog.run["throttle_search"] = search.verdict_dicts()
+        rt.runlog.record_result("throttle_onset", throttle_onset(search, start_t, seconds))
+        rt.runlog.record_result("throttle_search", search.verdict_dicts())
 
 
 class LoadShape(HarnessShape):

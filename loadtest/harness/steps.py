@@ -1,13 +1,13 @@
 """Step and search maths of the load shapes (pure: no Locust, no I/O).
 
 A shape reads ``--shape-steps`` (``N[@DURATION]`` items, e.g. ``10,20,40@60s``; the duration defaults
-to ``--step-duration``) into :class:`Step` values and turns run time into a :class:`Tick`: the users
+to ``--step-duration``) into :class:`PlannedStep` values and turns run time into a :class:`Tick`: the users
 wanted now, the spawn rate and the step index. :class:`StepSearch` is the state machine of the two
 searches (capacity, throttle onset): it walks the steps, asks a judge for each step's verdict over its
 steady part and stops after the first failing step. The Locust shapes in ``shapes.py`` sit on top.
 
-These are *planned* steps (a value held for a duration); ``loadtest.report.steps.Step`` is the
-report's view of the steps a run actually went through (start and end second, users, offered rate).
+These are *planned* steps (:class:`PlannedStep`: a value held for a duration); the steps a run actually
+went through are :class:`loadtest.steps.StepRecord` (start and end second, users, offered rate).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from loadtest.units import parse_duration
 __all__ = [
     "HELD_SHARE",
     "Judgement",
+    "PlannedStep",
     "SearchOutcome",
     "Step",
     "StepSearch",
@@ -43,11 +44,15 @@ HELD_SHARE = 0.99
 
 
 @dataclass(frozen=True)
-class Step:
+class PlannedStep:
     """One item of ``--shape-steps``: a value (users, or an offered rate) held/reached over ``duration`` s."""
 
     value: float
     duration: float
+
+
+#: The former name of :class:`PlannedStep`, kept while ``options.py`` imports it.
+Step = PlannedStep
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,9 @@ class Tick:
     step: int
 
 
-def parse_steps(text: str, default_duration: float) -> tuple[Step, ...]:
+def parse_steps(text: str, default_duration: float) -> tuple[PlannedStep, ...]:
     """``'10,20@60s,40'`` → Steps; ``ValueError`` explains the form."""
-    steps: list[Step] = []
+    steps: list[PlannedStep] = []
     for item in (p.strip() for p in str(text).replace(";", ",").split(",")):
         if not item:
             continue
@@ -73,13 +78,13 @@ def parse_steps(text: str, default_duration: float) -> tuple[Step, ...]:
             raise ValueError(f"bad step {item!r}: expected N or N@DURATION, e.g. 10,20@60s,40") from None
         if value < 0 or duration <= 0 or math.isnan(value):
             raise ValueError(f"bad step {item!r}: values must be ≥ 0 and durations > 0, e.g. 10,20@60s,40")
-        steps.append(Step(value, duration))
+        steps.append(PlannedStep(value, duration))
     if not steps:
         raise ValueError("no steps given: expected e.g. 10,20,40 or 10@30s,20@60s")
     return tuple(steps)
 
 
-def _locate(t: float, steps: Sequence[Step]) -> tuple[int, float] | None:
+def _locate(t: float, steps: Sequence[PlannedStep]) -> tuple[int, float] | None:
     """(index of the step containing ``t``, time since that step began), or None after the last."""
     start = 0.0
     for i, step in enumerate(steps):
@@ -89,7 +94,7 @@ def _locate(t: float, steps: Sequence[Step]) -> tuple[int, float] | None:
     return None
 
 
-def step_at(t: float, steps: Sequence[Step], spawn_rate: float) -> Tick | None:
+def step_at(t: float, steps: Sequence[PlannedStep], spawn_rate: float) -> Tick | None:
     """Hold each step's user count for its duration; None after the last step."""
     where = _locate(t, steps)
     if where is None:
@@ -98,7 +103,7 @@ def step_at(t: float, steps: Sequence[Step], spawn_rate: float) -> Tick | None:
     return Tick(round(steps[i].value), spawn_rate, i)
 
 
-def ramp_at(t: float, steps: Sequence[Step], min_spawn_rate: float = 1.0) -> Tick | None:
+def ramp_at(t: float, steps: Sequence[PlannedStep], min_spawn_rate: float = 1.0) -> Tick | None:
     """Linear from the previous value (0 before the first) to each step's value over its duration."""
     where = _locate(t, steps)
     if where is None:
@@ -111,7 +116,7 @@ def ramp_at(t: float, steps: Sequence[Step], min_spawn_rate: float = 1.0) -> Tic
     return Tick(round(users), max(min_spawn_rate, math.ceil(slope * 2)), i)
 
 
-def spike_at(t: float, steps: Sequence[Step]) -> Tick | None:
+def spike_at(t: float, steps: Sequence[PlannedStep]) -> Tick | None:
     """Like :func:`step_at`, but each change completes within a second (spawn rate = the jump)."""
     where = _locate(t, steps)
     if where is None:
@@ -162,7 +167,7 @@ class StepSearch:
     """
 
     def __init__(
-        self, steps: Sequence[Step], *, warmup: float, max_wait: float = 10.0, max_settle: float = 60.0
+        self, steps: Sequence[PlannedStep], *, warmup: float, max_wait: float = 10.0, max_settle: float = 60.0
     ) -> None:
         self.steps = tuple(steps)
         self.warmup = warmup

@@ -9,11 +9,33 @@ Pure: no Locust, no clock, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TypedDict
 
 from loadtest.timeline import Second
 
-__all__ = ["Assembler"]
+__all__ = ["Assembler", "SlicesPayload", "read_payload", "slices_payload"]
+
+
+class SlicesPayload(TypedDict):
+    """A worker's closed seconds, sent to the master (``report_to_master`` and the final message)."""
+
+    slices: list[dict[str, object]]
+    closed_through: int
+    final: bool
+
+
+def slices_payload(slices: Sequence[Second], closed_through: int, final: bool) -> SlicesPayload:
+    return {"slices": [s.to_wire() for s in slices], "closed_through": closed_through, "final": final}
+
+
+def read_payload(payload: object) -> tuple[list[Second], int, bool] | None:
+    """A :class:`SlicesPayload` as received (None when it is not one): its seconds, closed-through, final."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("closed_through"), int | float):
+        return None
+    raw = payload.get("slices")
+    slices = [Second.from_wire(s) for s in raw] if isinstance(raw, list) else []
+    return slices, int(payload["closed_through"]), bool(payload.get("final"))
 
 
 class Assembler:

@@ -9,10 +9,10 @@ passed, so ramp windows never dilute a step's throughput or latency.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from loadtest.steps import StepRecord
 from loadtest.timeline import Second
 
 __all__ = ["MIN_STEP_S", "SETTLE_S", "Step", "find_steps", "steady_seconds", "step_seconds"]
@@ -25,7 +25,9 @@ MIN_STEP_S = 3
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One load level: seconds ``start_t`` to ``end_t`` (inclusive) at ``users`` / ``offered_rate``."""
+    """One load level as the report sees it: seconds ``start_t`` to ``end_t`` (inclusive) at ``users`` /
+    ``offered_rate``, from ``source``. A ``run.json`` step is the harness's :class:`~loadtest.steps.StepRecord`
+    resolved against the timeline; the others are found in the timeline itself."""
 
     index: int
     start_t: int
@@ -39,26 +41,24 @@ class Step:
         return self.end_t - self.start_t + 1
 
 
-def _num(value: Any, default: float = 0.0) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
-
-
-def _from_run_json(steps: Sequence[Any], last_t: int) -> list[Step]:
+def _from_run_json(rows: Sequence[object], last_t: int) -> list[Step]:
+    """The harness's :class:`~loadtest.steps.StepRecord` entries, resolved: an open end is the last second,
+    a missing user count or offered rate is 0, and no step runs past the next one's start."""
+    read = (StepRecord.from_dict(row) for row in rows)
+    starts = sorted((r.start_t, n) for n, r in enumerate(read) if r is not None)
+    records = [r for i, (_, n) in enumerate(starts) if (r := StepRecord.from_dict(rows[n], i)) is not None]
     out: list[Step] = []
-    rows = sorted((s for s in steps if isinstance(s, Mapping) and "start_t" in s), key=lambda s: _num(s["start_t"]))
-    for i, row in enumerate(rows):
-        start = int(_num(row["start_t"]))
-        next_start = int(_num(rows[i + 1]["start_t"])) if i + 1 < len(rows) else None
-        end = int(_num(row.get("end_t"), last_t))
-        if next_start is not None:
-            end = min(end, next_start - 1)
+    for i, rec in enumerate(records):
+        end = rec.end_t if rec.end_t is not None else last_t
+        if i + 1 < len(records):
+            end = min(end, records[i + 1].start_t - 1)
         out.append(
             Step(
-                index=int(_num(row.get("index"), i)),
-                start_t=start,
-                end_t=max(start, end),
-                users=int(_num(row.get("users"))),
-                offered_rate=_num(row.get("offered_rate")),
+                index=rec.index,
+                start_t=rec.start_t,
+                end_t=max(rec.start_t, end),
+                users=rec.users or 0,
+                offered_rate=rec.offered_rate or 0.0,
                 source="run.json",
             )
         )
@@ -119,7 +119,7 @@ def _inferred(seconds: Sequence[Second]) -> list[Step]:
     return steps
 
 
-def find_steps(seconds: Sequence[Second], run_steps: Any = None) -> list[Step]:
+def find_steps(seconds: Sequence[Second], run_steps: object = None) -> list[Step]:
     """The run's load steps, in time order (empty when there are no seconds and no declared steps)."""
     last_t = seconds[-1].t if seconds else 0
     if isinstance(run_steps, list) and run_steps:

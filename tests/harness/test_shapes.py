@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.harness.steps import Step, StepSearch, Tick, parse_steps, ramp_at, spike_at, step_at
+from loadtest.harness.steps import PlannedStep as Step
+from loadtest.harness.steps import StepSearch, Tick, parse_steps, ramp_at, spike_at, step_at
 
 
 def test_parse_steps_defaults_and_durations() -> None:

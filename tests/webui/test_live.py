@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from loadtest.harness.webui_live import LiveReport
-from loadtest.harness.webui_render import answer
+from loadtest.harness.webui.live import LiveReport
+from loadtest.harness.webui.render import answer
 from loadtest.report import build_report
 from loadtest.report.figures import FIGURES
 from loadtest.timeline import Second as Slice
@@ -64,6 +64,12 @@ class FakeRunLog:
             "steps": [{"index": 0, "start_t": 0, "end_t": None, "users": 4, "offered_rate": None}],
             "notes": [],
         }
+
+    def get(self, key: str) -> object:
+        return self.run.get(key)
+
+    def snapshot(self) -> dict[str, Any]:
+        return dict(json.loads(json.dumps(self.run)))
 
     def append(self, line: dict[str, Any]) -> None:
         with (self.folder / "timeline.jsonl").open("a") as fh:

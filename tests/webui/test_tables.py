@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadtest.harness.slo import evaluate, parse_slos
-from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows
+from loadtest.harness.webui.tables import CONVERSATION_COLUMNS, conversation_rows
 from loadtest.timeline import Second as Slice
 
 

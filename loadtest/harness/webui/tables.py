@@ -9,12 +9,17 @@ workers), never from Locust's rounded statistics.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TypeAlias
 
 from loadtest.slo import SloResult
 from loadtest.timeline import GAUGES, METRICS, TOP_COUNTERS, Second
 
-__all__ = ["CONVERSATION_COLUMNS", "conversation_rows", "fmt_ms"]
+__all__ = ["CONVERSATION_COLUMNS", "Cell", "Row", "conversation_rows", "fmt_ms"]
+
+#: One cell of a table row (Locust's extended tables show them as text).
+Cell: TypeAlias = str | int | float
+#: One row of our tables, by column key.
+Row: TypeAlias = dict[str, Cell]
 
 CONVERSATION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("section", "Section"),
@@ -49,8 +54,8 @@ def fmt_ms(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def _row(section: str, item: str, count: Any = "", **cells: Any) -> dict[str, Any]:
-    row = {key: "" for key, _ in CONVERSATION_COLUMNS}
+def _row(section: str, item: str, count: Cell = "", **cells: Cell) -> Row:
+    row: Row = {key: "" for key, _ in CONVERSATION_COLUMNS}
     row.update(section=section, item=item, count=count, **cells)
     return row
 
@@ -61,7 +66,7 @@ def _metric_order(names: Sequence[str]) -> list[str]:
     return known + sorted(n for n in names if n not in known)
 
 
-def _latency_rows(total: Second, recent: Second) -> list[dict[str, Any]]:
+def _latency_rows(total: Second, recent: Second) -> list[Row]:
     rows = []
     names = set(total.hists) | {k.removeprefix("failures.") for k in total.counters if k.startswith("failures.")}
     for name in _metric_order(sorted(names)):
@@ -87,7 +92,7 @@ def _latency_rows(total: Second, recent: Second) -> list[dict[str, Any]]:
     return rows
 
 
-def _group_rows(section: str, group: str, total: Second, recent: Second, empty: str) -> list[dict[str, Any]]:
+def _group_rows(section: str, group: str, total: Second, recent: Second, empty: str) -> list[Row]:
     kinds = total.group(group)
     if not kinds:
         return [_row(section, empty, 0)]
@@ -97,7 +102,7 @@ def _group_rows(section: str, group: str, total: Second, recent: Second, empty: 
     return rows
 
 
-def _slo_rows(results: Sequence[SloResult] | None, source: str = "given") -> list[dict[str, Any]]:
+def _slo_rows(results: Sequence[SloResult] | None, source: str = "given") -> list[Row]:
     if results is None:
         return [_row("SLO", "status", "–", detail="no run yet")]
     if not results:
@@ -140,7 +145,7 @@ def conversation_rows(
     *,
     workers: int = 1,
     slo_source: str = "given",
-) -> list[dict[str, Any]]:
+) -> list[Row]:
     """All rows of the tab: live gauges, latencies, stream integrity, throttles, reconnects, errors, SLOs.
 
     ``total`` is the whole run merged, ``recent`` the last seconds merged, ``latest`` the gauges of

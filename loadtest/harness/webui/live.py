@@ -2,7 +2,7 @@
 
 Nothing here re-implements the report. The run folder's ``timeline.jsonl`` (written and flushed by
 the harness every second; on a master, the merge of every worker) and the harness's live copy of
-``run.json`` go to the renderer process (:mod:`loadtest.harness.webui_render`), which reads them
+``run.json`` go to the renderer process (:mod:`loadtest.harness.webui.render`), which reads them
 with the report package's own reader and calls its ``analyze``, ``summary_dict`` and
 ``make_figure``, exactly as for a finished run folder.
 
@@ -26,7 +26,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
+
+from loadtest.errors import LoadtestError
+from loadtest.harness.webui.render import RenderReply, RenderRequest
+
+if TYPE_CHECKING:
+    from loadtest.harness.runtime import Runtime
+
+#: What identifies the data a drawing was made from: folder, start, lines written, end, objectives judged.
+DataKey: TypeAlias = tuple[str | None, object, int, object, int]
 
 __all__ = ["DPI", "REFRESH_S", "LiveReport", "RenderError", "RenderWorker", "Rendered"]
 
@@ -42,7 +51,7 @@ FIRST_RENDER_WAIT_S = 60.0
 """How long a request waits for the very first plots of a run before it answers without them."""
 
 
-class RenderError(RuntimeError):
+class RenderError(LoadtestError, RuntimeError):
     """The renderer process failed, timed out or answered with an error."""
 
 
@@ -60,14 +69,14 @@ class RenderWorker:
 
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
-            argv = [sys.executable, "-m", "loadtest.harness.webui_render"]
+            argv = [sys.executable, "-m", "loadtest.harness.webui.render"]
             root = str(Path(__file__).resolve().parents[2])  # where `loadtest` is, installed or not
             path = os.environ.get("PYTHONPATH")
             env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
             self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         return self._proc
 
-    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+    def ask(self, request: RenderRequest) -> RenderReply:
         with self._lock:
             proc = self._ensure()
             assert proc.stdin is not None and proc.stdout is not None
@@ -82,7 +91,7 @@ class RenderWorker:
             if not line:
                 self.stop()
                 raise RenderError("the renderer exited")
-            reply: dict[str, Any] = json.loads(line)
+            reply: RenderReply = json.loads(line)
         if reply.get("error"):
             raise RenderError(str(reply["error"]))
         return reply
@@ -103,7 +112,7 @@ class RenderWorker:
 class Rendered:
     """One drawing of every plot: ``images`` maps a plot's name to ``(caption, png bytes)``."""
 
-    key: tuple[Any, ...]
+    key: DataKey
     generation: int
     made_at: float  # epoch seconds
     seconds: int
@@ -114,12 +123,12 @@ class Rendered:
 class LiveReport:
     """Live ``summary.json`` and plots for one :class:`~loadtest.harness.runtime.Runtime` (writer side)."""
 
-    def __init__(self, runtime: Any, *, refresh_s: float = REFRESH_S, dpi: int = DPI) -> None:
+    def __init__(self, runtime: Runtime, *, refresh_s: float = REFRESH_S, dpi: int = DPI) -> None:
         self.runtime = runtime
         self.refresh_s = refresh_s
         self.dpi = dpi
         self.worker = RenderWorker()
-        self._summary: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._summary: tuple[DataKey, dict[str, object]] | None = None
         self._rendered: Rendered | None = None
         self._renderer: gevent.Greenlet | None = None
         self._generation = 0
@@ -128,28 +137,30 @@ class LiveReport:
     def has_run(self) -> bool:
         return self.runtime.runlog is not None
 
-    def data_key(self) -> tuple[Any, ...]:
+    def data_key(self) -> DataKey:
         """Changes whenever the data a report would show changes (a new line, the run's end)."""
         runlog = self.runtime.runlog
-        run = runlog.run if runlog is not None else {}
-        return (str(runlog.folder) if runlog else None, run.get("started_at"), runlog.lines if runlog else 0,
-                run.get("ended_at"), len(run.get("slo") or ()))  # fmt: skip
+        if runlog is None:
+            return (None, None, 0, None, 0)
+        slo = runlog.get("slo")
+        return (str(runlog.folder), runlog.get("started_at"), runlog.lines, runlog.get("ended_at"),
+                len(slo) if isinstance(slo, list) else 0)  # fmt: skip
 
-    def request(self, *, plots: bool) -> dict[str, Any]:
+    def request(self, *, plots: bool) -> RenderRequest:
         """What the renderer needs: the folder, how many timeline lines are complete, the live run.json."""
-        rt = self.runtime
-        run: dict[str, Any] = json.loads(json.dumps(rt.runlog.run, default=str))  # a snapshot
-        if not run.get("steps"):
-            run["steps"] = json.loads(json.dumps(rt.steps, default=str))
-        return {"folder": str(rt.runlog.folder), "lines": rt.runlog.lines, "run": run, "plots": plots, "dpi": self.dpi}
+        runlog = self.runtime.runlog
+        if runlog is None:
+            raise RenderError("no run has started yet")
+        run = runlog.snapshot()  # a copy, the live steps included
+        return {"folder": str(runlog.folder), "lines": runlog.lines, "run": run, "plots": plots, "dpi": self.dpi}
 
-    def summary(self) -> dict[str, Any] | None:
+    def summary(self) -> dict[str, object] | None:
         """The live ``summary.json`` (DESIGN §6), built by the report package; ``None`` before a run."""
         if not self.has_run:
             return None
         key = self.data_key()
         if self._summary is None or self._summary[0] != key:
-            self._summary = (key, self.worker.ask(self.request(plots=False))["summary"])
+            self._summary = (key, self.worker.ask(self.request(plots=False)).get("summary", {}))
         return self._summary[1]
 
     # -- plots --------------------------------------------------------------------------------------
@@ -187,7 +198,7 @@ class LiveReport:
             return
         self._generation += 1
         images = {name: (str(cap), base64.b64decode(png)) for name, (cap, png) in reply.get("images", {}).items()}
-        self._summary = (key, reply["summary"])
+        self._summary = (key, reply.get("summary", {}))
         self._rendered = Rendered(
             key=key,
             generation=self._generation,
@@ -208,10 +219,11 @@ class LiveReport:
     def report_html(self) -> Path | None:
         """The run folder's ``report.html`` once this run has ended and its report was built, else ``None``."""
         rt = self.runtime
-        if rt.runlog is None or not rt.finished or not rt.runlog.run.get("ended_at"):
+        if rt.runlog is None or not rt.finished or not rt.runlog.get("ended_at"):
             return None
         path = Path(rt.runlog.folder) / "report.html"
-        started = float(rt.runlog.run.get("started_ts") or 0.0)
+        started_ts = rt.runlog.get("started_ts")
+        started = float(started_ts) if isinstance(started_ts, int | float) else 0.0
         try:
             return path if path.is_file() and path.stat().st_mtime >= started - 1.0 else None
         except OSError:

@@ -5,7 +5,7 @@ Locust's own extension points only (``examples/extend_web_ui.py``):
 - ``template_args`` ``extended_tabs`` / ``extended_tables`` / ``extended_csv_files``, and
   ``extended_stats`` added to Locust's ``/stats/requests`` answer with ``after_request``: the React
   UI polls that route every 2 s during a run and shows the rows of the selected extended tab. The
-  "Conversations" table (:mod:`loadtest.harness.webui_tables`) is built from the writer's merged
+  "Conversations" table (:mod:`loadtest.harness.webui.tables`) is built from the writer's merged
   timeline (on a master: every worker's seconds merged), never from Locust's rounded statistics.
 - Flask routes on ``environment.web_ui.app``:
 
@@ -16,12 +16,12 @@ Locust's own extension points only (``examples/extend_web_ui.py``):
   ``/loadtest/report.html``  the run folder's ``report.html``, once the run has stopped
   ``/loadtest/socketio.csv`` the flat per-metric table as CSV
   ``/loadtest/timeline.json`` the last 60 timeline lines
-  ``/loadtest/webui.js``     the Report tab's script (:mod:`loadtest.harness.webui_js`)
+  ``/loadtest/webui.js``     the Report tab's script (``webui.js`` of this package)
   ========================== =====================================================================
 
 An extended tab can only hold a table, so the Report tab's images come from that small script,
 which ``after_request`` adds to Locust's index page. The summary and the plots are made by the report
-package in a separate renderer process (:mod:`loadtest.harness.webui_live`), so viewing them never
+package in a separate renderer process (:mod:`loadtest.harness.webui.live`), so viewing them never
 stalls the load generator's gevent loop.
 
 The session key is not a field of the start form: Locust 2.47 puts every web-UI option's current
@@ -35,16 +35,29 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from functools import cache
+from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from flask import Response, abort, make_response, request, send_file
 
-from loadtest.harness.webui_js import WEBUI_JS
-from loadtest.harness.webui_live import LiveReport, Rendered, RenderError
-from loadtest.harness.webui_tables import CONVERSATION_COLUMNS, conversation_rows, fmt_ms
+from loadtest.harness.webui.live import LiveReport, Rendered, RenderError
+from loadtest.harness.webui.tables import CONVERSATION_COLUMNS, Row, conversation_rows, fmt_ms
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+
+    from loadtest.harness.runtime import Runtime
 from loadtest.timeline import COUNTER_GROUPS, EXTRA_COUNTERS, TOP_COUNTERS, Second, to_line, window
 
-__all__ = ["COLUMNS", "CONVERSATIONS_KEY", "REPORT_KEY", "install_web_ui", "live_rows", "table_rows"]
+__all__ = ["COLUMNS", "CONVERSATIONS_KEY", "REPORT_KEY", "install_web_ui", "live_rows", "table_rows", "webui_script"]
+
+
+@cache
+def webui_script() -> str:
+    """The Report tab's script, ``webui.js`` shipped in this package (package data of the wheel)."""
+    return files("loadtest.harness.webui").joinpath("webui.js").read_text(encoding="utf-8")
+
 
 CONVERSATIONS_KEY = "conversations"
 REPORT_KEY = "report"
@@ -63,9 +76,9 @@ RECENT_SECONDS = 10
 SCRIPT_TAG = '<script src="/loadtest/webui.js" defer></script>'
 
 
-def table_rows(total: Second, recent: Second) -> list[dict[str, Any]]:
+def table_rows(total: Second, recent: Second) -> list[Row]:
     """The flat table (CSV): one row per latency metric, then the integrity/throttle/disconnect counters."""
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     for name in sorted(total.hists):
         h = total.hists[name]
         r = recent.hists.get(name)
@@ -90,18 +103,18 @@ def table_rows(total: Second, recent: Second) -> list[dict[str, Any]]:
     return rows
 
 
-def live_rows(runtime: Any) -> list[dict[str, Any]]:
+def live_rows(runtime: Runtime) -> list[Row]:
     """The Conversations tab's rows for ``runtime`` now (whole run, last 10 s, newest gauges, SLOs)."""
-    history = list(runtime.history)
-    recent = window(history[-RECENT_SECONDS:])
-    latest = history[-1].gauges if history else {}
+    recent = window(runtime.history.recent(RECENT_SECONDS))
+    last = runtime.history.latest
+    latest = last.gauges if last is not None else {}
     settings = runtime.settings
-    slo = runtime.judge.results(merged=runtime.total) if settings is not None and runtime.runlog is not None else None
-    workers = len(history[-1].health) if history else 1
+    slo = runtime.judge.results() if settings is not None and runtime.runlog is not None else None
+    workers = len(last.health) if last is not None else 1
     return conversation_rows(runtime.total, recent, latest, slo, workers=workers, slo_source=runtime.judge.source)
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def _json(data: object, status: int = 200) -> Response:
     resp = make_response(json.dumps(data), status)
     resp.headers["Content-Type"] = "application/json"
     resp.headers["Cache-Control"] = "no-store"
@@ -123,11 +136,12 @@ def _figures(rendered: Rendered | None) -> list[dict[str, str]]:
     ]
 
 
-def install_web_ui(environment: Any, runtime: Any) -> None:
+def install_web_ui(environment: Environment, runtime: Runtime) -> None:
     """Add our tabs, downloads and routes to ``environment.web_ui`` (if there is one)."""
     web_ui = environment.web_ui
-    if web_ui is None:
+    if web_ui is None or web_ui.app is None:
         return
+    app = web_ui.app
     live = LiveReport(runtime)
     environment.events.quitting.add_listener(lambda **_: live.close())
     web_ui.template_args["extended_tabs"] = [
@@ -142,11 +156,10 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
         {"href": "/loadtest/summary", "title": "Download the live summary.json"},
     ]
 
-    def flat_rows() -> list[dict[str, Any]]:
-        history = list(runtime.history)
-        return table_rows(runtime.total, window(history[-RECENT_SECONDS:]))
+    def flat_rows() -> list[Row]:
+        return table_rows(runtime.total, window(runtime.history.recent(RECENT_SECONDS)))
 
-    @web_ui.app.after_request
+    @app.after_request
     def extend_locust_pages(response: Response) -> Response:
         if response.status_code != 200:
             return response
@@ -164,13 +177,13 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
                 response.set_data(page.replace("</body>", SCRIPT_TAG + "\n</body>", 1))
         return response
 
-    @web_ui.app.route("/loadtest/webui.js")
+    @app.route("/loadtest/webui.js")
     def webui_js() -> Response:
-        resp = make_response(WEBUI_JS)
+        resp = make_response(webui_script())
         resp.headers["Content-Type"] = "text/javascript; charset=utf-8"
         return resp
 
-    @web_ui.app.route("/loadtest/summary")
+    @app.route("/loadtest/summary")
     def summary() -> Response:
         try:
             data = live.summary()
@@ -180,18 +193,18 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
             return _json({"error": "no run has started yet"}, 404)
         return _json(data)
 
-    @web_ui.app.route("/loadtest/report.json")
+    @app.route("/loadtest/report.json")
     def report_state() -> Response:
         rendered = live.plots(wait_first=True)
         runlog = runtime.runlog
         state = str(getattr(environment.runner, "state", "") or "")
-        data: dict[str, Any] = {"run": None, "state": state, "figures": [], "report_html": None}
+        data: dict[str, object] = {"run": None, "state": state, "figures": [], "report_html": None}
         if runlog is None:
             return _json(data)
         html = live.report_html()
         skipped = runtime.settings is not None and runtime.settings.skip_report
         data.update(
-            run=str(runlog.run.get("label") or runlog.folder.name),
+            run=str(runlog.get("label") or runlog.folder.name),
             folder=runlog.folder.name,
             seconds=len(runtime.history),
             rendering=live.rendering,
@@ -203,7 +216,7 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
         )
         return _json(data)
 
-    @web_ui.app.route("/loadtest/report/<name>.png")
+    @app.route("/loadtest/report/<name>.png")
     def report_plot(name: str) -> Response:
         rendered = live.plots(wait_first=False)
         if rendered is None or name not in rendered.images:
@@ -213,7 +226,7 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
-    @web_ui.app.route("/loadtest/report.html")
+    @app.route("/loadtest/report.html")
     def report_html() -> Response:
         path = live.report_html()
         if path is None:
@@ -221,7 +234,7 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
         name = f"{runtime.runlog.folder.name}-report.html" if runtime.runlog is not None else "report.html"
         return send_file(path, mimetype="text/html", as_attachment=True, download_name=name, max_age=0)
 
-    @web_ui.app.route("/loadtest/socketio.csv")
+    @app.route("/loadtest/socketio.csv")
     def socketio_csv() -> Response:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=[k for k, _ in COLUMNS], extrasaction="ignore")
@@ -232,10 +245,12 @@ def install_web_ui(environment: Any, runtime: Any) -> None:
         resp.headers["Content-Disposition"] = "attachment;filename=socketio_stats.csv"
         return resp
 
-    @web_ui.app.route("/loadtest/timeline.json")
+    @app.route("/loadtest/timeline.json")
     def timeline_json() -> Response:
         lines = []
-        for s in list(runtime.history)[-60:]:
+        runlog = runtime.runlog
+        for s in runtime.history.recent(60):
             t = s.second - runtime.start_second
-            lines.append(to_line(s, t=t, step=runtime.step_at(t), workers=max(len(s.health), 1)))
+            step = runlog.steps.at(t) if runlog is not None else 0
+            lines.append(to_line(s, t=t, step=step, workers=max(len(s.health), 1)))
         return _json(lines)

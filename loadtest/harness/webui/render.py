@@ -1,6 +1,6 @@
 """The web UI's renderer process: the report package's analysis, summary and plots of a live run folder.
 
-``python -m loadtest.harness.webui_render`` reads one JSON request per line on stdin and answers
+``python -m loadtest.harness.webui.render`` reads one JSON request per line on stdin and answers
 with one JSON line on stdout, until stdin closes (so it ends with the Locust process that started
 it). Drawing the plots takes a second or two of CPU; in a separate process it never holds the
 load generator's GIL, so viewing the Report tab does not stall the gevent loop (a thread did: the
@@ -25,7 +25,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TypedDict
 
 __all__ = ["answer", "complete_lines", "main"]
 
@@ -40,7 +40,28 @@ def complete_lines(path: Path) -> list[str]:
     return lines[:-1]  # the text after the last newline is incomplete (or empty)
 
 
-def answer(request: dict[str, Any]) -> dict[str, Any]:
+class RenderRequest(TypedDict):
+    """One request to the renderer: the run folder, its complete lines, the live run.json, what to draw."""
+
+    folder: str
+    lines: int
+    run: dict[str, object]
+    plots: bool
+    dpi: int
+
+
+class RenderReply(TypedDict, total=False):
+    """The renderer's answer: ``summary.json``, the seconds it covers, the plots (name → caption, base64
+    png) and the report's notes; or ``error``."""
+
+    summary: dict[str, object]
+    seconds: int
+    images: dict[str, list[str]]
+    notes: list[str]
+    error: str
+
+
+def answer(request: RenderRequest) -> RenderReply:
     """Build the summary (and the plots when asked) for one request."""
     from loadtest.report.assemble import analyze, summary_dict
     from loadtest.report.runfolder import RunData
@@ -66,7 +87,8 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
         notes=notes,
     )
     analysis = analyze(data)
-    out: dict[str, Any] = {"summary": summary_dict(analysis), "seconds": len(seconds), "images": {}}
+    images: dict[str, list[str]] = {}
+    out: RenderReply = {"summary": summary_dict(analysis), "seconds": len(seconds), "images": images}
     if request.get("plots"):
         from loadtest.report.figures import FIGURES, make_figure
 
@@ -78,7 +100,7 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
             except Exception as exc:  # one plot that cannot be drawn must not cost the others
                 analysis.notes.append(f"plot {name} could not be drawn: {type(exc).__name__}: {exc}")
                 continue
-            out["images"][name] = [caption, base64.b64encode(buf.getvalue()).decode("ascii")]
+            images[name] = [caption, base64.b64encode(buf.getvalue()).decode("ascii")]
     out["notes"] = list(analysis.notes)
     return out
 

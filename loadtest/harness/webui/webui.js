@@ -1,23 +1,14 @@
-"""The one script our web UI pages need: the "Report" tab's panel (served as ``/loadtest/webui.js``).
-
-Locust's extended tabs can only show a table (its React UI renders an extended tab as the table
-named by ``extended_tables``; issue locust#2194 says new charts need your own JavaScript). The
-"Report" tab therefore has no table, and this script fills the empty tab with the live plots:
-while the tab is selected it asks ``/loadtest/report.json`` every few seconds and swaps an image
-only when a new drawing exists. The DOM is built with ``textContent`` and attributes, never
-``innerHTML``, so nothing the server sends can become markup.
-"""
-
-from __future__ import annotations
-
-__all__ = ["PANEL_ID", "WEBUI_JS"]
-
-PANEL_ID = "loadtest-report"
-
-WEBUI_JS = r"""
+// The one script our web UI pages need: the "Report" tab's panel (served as /loadtest/webui.js).
+//
+// Locust's extended tabs can only show a table (its React UI renders an extended tab as the table
+// named by extended_tables; issue locust#2194 says new charts need your own JavaScript). The
+// "Report" tab therefore has no table, and this script fills the empty tab with the live plots:
+// while the tab is selected it asks /loadtest/report.json every few seconds and swaps an image
+// only when a new drawing exists. The DOM is built with textContent and attributes, never
+// innerHTML, so nothing the server sends can become markup.
 (function () {
   "use strict";
-  var PANEL_ID = "__PANEL_ID__";
+  var PANEL_ID = "loadtest-report";
   var POLL_MS = 5000;
   var lastFetch = 0;
   var fetching = false;
@@ -134,4 +125,3 @@ WEBUI_JS = r"""
 
   window.setInterval(tick, 500);
 })();
-""".replace("__PANEL_ID__", PANEL_ID)

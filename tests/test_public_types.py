@@ -32,7 +32,26 @@ PACKAGES = [
     "loadtest/server",
     "loadtest/mockllm",
     "loadtest/realoh",
+    "loadtest/harness",
 ]
+
+#: Files of the checked packages left out for now, each with why. Remove an entry once its file is clean.
+EXCLUDED = {
+    # being reworked on another branch (helper K); to come back once that branch is merged
+    "loadtest/harness/metrics.py": "Recorder.__init__(request_event: Any)",
+    "loadtest/harness/users.py": "OpenHandsUser.__init__(environment: Any)",
+    # not this branch's files: the option table and its value parsers, Locust's stats rows, user failures
+    "loadtest/harness/options.py": "Option.parse, Settings.seed_settings/from_options/public_dict",
+    "loadtest/harness/values.py": "the value parsers take `value: Any`; SloValueError outside LoadtestError",
+    "loadtest/harness/locuststats.py": "BatchedRows.__init__(stats: Any)",
+    "loadtest/harness/failures.py": "HarnessFailure outside LoadtestError",
+}
+
+
+def package_files(packages: Iterable[str]) -> list[Path]:
+    """The checked files of ``packages`` (without :data:`EXCLUDED`)."""
+    paths = (p for pkg in packages for p in (ROOT / pkg).rglob("*.py"))
+    return sorted(p for p in paths if p.relative_to(ROOT).as_posix() not in EXCLUDED)
 
 
 @dataclass(frozen=True)
@@ -140,7 +159,7 @@ def class_offences(cls: ast.ClassDef, qual: str, rel: str, tainted: frozenset[st
 
 
 def offences(packages: Iterable[str]) -> list[Offence]:
-    paths = sorted(p for pkg in packages for p in (ROOT / pkg).rglob("*.py"))
+    paths = package_files(packages)
     trees = {module_name(p): ast.parse(p.read_text(), str(p)) for p in paths}
     tainted = tainted_aliases(trees)
     found: list[Offence] = []
@@ -207,7 +226,7 @@ def test_the_walk_finds_each_kind_of_mention() -> None:
 def defined_errors(packages: Iterable[str]) -> list[type[BaseException]]:
     """The exception classes defined (not imported) in the packages' modules."""
     found: list[type[BaseException]] = []
-    for path in sorted(p for pkg in packages for p in (ROOT / pkg).rglob("*.py")):
+    for path in package_files(packages):
         module = importlib.import_module(module_name(path))
         for _, obj in inspect.getmembers(module, inspect.isclass):
             if issubclass(obj, BaseException) and obj.__module__ == module.__name__:
@@ -220,6 +239,11 @@ def test_errors_hang_from_loadtest_error(package: str) -> None:
     errors = defined_errors([package])
     strays = [f"{e.__module__}.{e.__qualname__}" for e in errors if not issubclass(e, LoadtestError)]
     assert not strays, f"error classes outside LoadtestError: {strays}"
+
+
+def test_every_exclusion_names_a_file_that_exists() -> None:
+    missing = [path for path in EXCLUDED if not (ROOT / path).is_file()]
+    assert not missing, f"EXCLUDED names files that are gone: {missing}"
 
 
 def test_error_reprs_stay_their_own() -> None:

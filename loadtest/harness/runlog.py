@@ -16,10 +16,10 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TypeAlias
+from typing import IO
 
 from loadtest.harness.options import Settings
 from loadtest.slo import SloResult
@@ -27,8 +27,6 @@ from loadtest.steps import StepLog
 
 #: ``run.json`` as a JSON object (``docs/contracts.md``).
 RunJson = dict[str, object]
-#: A JSON value (what run.json's entries hold).
-Json: TypeAlias = bool | int | float | str | Sequence["Json"] | Mapping[str, "Json"] | None
 
 __all__ = ["RunLog", "run_folder"]
 
@@ -146,8 +144,8 @@ class RunLog:
     def has_result(self, key: str) -> bool:
         return key in self._run
 
-    def record_result(self, key: str, value: Json) -> None:
-        """A shape's finding (``capacity``, ``throttle_onset``, ``throttle_search``), written once."""
+    def record_result(self, key: str, value: object) -> None:
+        """A shape's finding (``capacity``, ``throttle_onset``, ``throttle_search``: JSON values), written once."""
         if key not in self._run:
             self._run[key] = value
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from loadtest.units import parse_duration
 
@@ -130,7 +129,7 @@ def spike_at(t: float, steps: Sequence[PlannedStep]) -> Tick | None:
 # -- searches ------------------------------------------------------------------------------------
 
 #: A judge's answer for one step: (passed, detail written to run.json).
-Judgement = tuple[bool, dict[str, Any]]
+Judgement = tuple[bool, dict[str, object]]
 #: A judge answers for a window [start_t, end_t) of run time: None while its data is not yet complete.
 Evaluator = Callable[[float, float], "Judgement | None"]
 
@@ -142,9 +141,9 @@ class StepVerdict:
     index: int
     value: float
     ok: bool
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, object] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"index": self.index, "value": self.value, "ok": self.ok, **self.detail}
 
 
@@ -154,7 +153,7 @@ class SearchOutcome:
 
     last_good: int | None
     first_bad: int | None
-    detail: dict[str, Any]
+    detail: dict[str, object]
 
 
 class StepSearch:
@@ -179,7 +178,7 @@ class StepSearch:
         self.step_start = 0.0
         self.last_good: int | None = None
         self.first_bad: int | None = None
-        self.detail: dict[str, Any] = {}
+        self.detail: dict[str, object] = {}
         self.verdicts: list[StepVerdict] = []
         self.done = False
 
@@ -231,14 +230,14 @@ class StepSearch:
             self.step_start = t
             return self.index
         self.first_bad = self.index
-        self.detail = detail
+        self.detail = dict(detail)
         self.done = True
         return None
 
     def outcome(self) -> SearchOutcome:
         return SearchOutcome(self.last_good, self.first_bad, dict(self.detail))
 
-    def verdict_dicts(self) -> list[dict[str, Any]]:
+    def verdict_dicts(self) -> list[dict[str, object]]:
         return [v.to_dict() for v in self.verdicts]
 
 
@@ -255,11 +254,16 @@ def throttle_judgement(throttled: Mapping[str, float], actions: float, threshold
     total = sum(throttled.values())
     ratio = total / max(actions, 1)
     signal = max(throttled, key=lambda k: throttled[k]) if throttled else None
-    detail = {"actions": actions, "throttled": total, "throttle_ratio": round(ratio, 6), "signal": signal}
+    detail: dict[str, object] = {
+        "actions": actions,
+        "throttled": total,
+        "throttle_ratio": round(ratio, 6),
+        "signal": signal,
+    }
     return ratio <= threshold, detail
 
 
-def capacity_result(search: StepSearch, slos: Sequence[str]) -> dict[str, Any]:
+def capacity_result(search: StepSearch, slos: Sequence[str]) -> dict[str, object]:
     """run.json ``capacity``: the most conversations (users) within the SLOs, the first count that broke them."""
     out = search.outcome()
     good = search.steps[out.last_good].value if out.last_good is not None else 0
@@ -274,7 +278,7 @@ def capacity_result(search: StepSearch, slos: Sequence[str]) -> dict[str, Any]:
 
 def throttle_onset(
     search: StepSearch, step_start_t: float | None, throttled: Iterable[tuple[float, float]]
-) -> dict[str, Any] | None:
+) -> dict[str, object] | None:
     """run.json ``throttle_onset``: the first failing offered rate, its main signal and when it first appeared.
 
     ``step_start_t`` is the run time the failing step began; ``throttled`` gives (run time, throttle

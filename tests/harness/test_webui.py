@@ -26,3 +26,19 @@ def test_rows_per_metric_then_counters() -> None:
     assert by_name["echo_co"]["failures"] == ""
     assert by_name["throttled.http_429"]["count"] == 4 and by_name["gaps"]["count"] == 1
     assert {k for k, _ in COLUMNS} >= {"name", "count", "p95"}
+
+
+def test_the_report_tab_script_ships_as_package_data() -> None:
+    """webui.js is a file of the package (pyproject's package-data puts it in the wheel), read as a resource."""
+    import tomllib
+    from importlib.resources import files
+    from pathlib import Path
+
+    from loadtest.harness.webui.routes import webui_script
+
+    script = webui_script()
+    assert script == files("loadtest.harness.webui").joinpath("webui.js").read_text(encoding="utf-8")
+    code = [line for line in script.splitlines() if not line.lstrip().startswith("//")]
+    assert 'var PANEL_ID = "loadtest-report";' in script and not any("innerHTML" in line for line in code)
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "harness/webui/*.js" in pyproject["tool"]["setuptools"]["package-data"]["loadtest"]

@@ -31,6 +31,7 @@ from loadtest.harness.steps import (
     throttle_judgement,
     throttle_onset,
 )
+from loadtest.harness.writer import RunWriter
 
 __all__ = [
     "CapacitySearchShape",
@@ -56,6 +57,9 @@ class HarnessShape(LoadTestShape):
         assert self.runner is not None
         return runtime_for(self.runner.environment)
 
+    def _writer(self) -> RunWriter:
+        return self._runtime().writer
+
     def _settings(self) -> Settings:
         rt = self._runtime()
         if rt.settings is None:
@@ -70,7 +74,7 @@ class HarnessShape(LoadTestShape):
         if tick is None:
             self._end()
             return None
-        self._runtime().begin_step(tick.step, tick.users, offered_rate)
+        self._writer().begin_step(tick.step, tick.users, offered_rate)
         return tick.users, tick.spawn_rate
 
 
@@ -129,7 +133,7 @@ class _SearchShape(HarnessShape):
         now = self.get_run_time()
         if self._spawned is None or self._spawned[0] != users:
             self._spawned = (users, now)
-        rt = self._runtime()
+        rt = self._writer()
         latest = rt.history.latest
         connected = latest is not None and latest.gauges.get("sockets", 0) >= users
         return connected or now - self._spawned[1] >= SETTLE_GRACE
@@ -153,7 +157,7 @@ class CapacitySearchShape(_SearchShape):
     run_shape_name = "CapacitySearchShape"
 
     def _judge(self, start: float, end: float) -> Judgement | None:
-        rt = self._runtime()
+        rt = self._writer()
         data = rt.window(start, end)
         if data is None:
             return None
@@ -176,11 +180,11 @@ class CapacitySearchShape(_SearchShape):
             return None
         s = self._settings()
         users = round(search.steps[index].value)
-        self._runtime().begin_step(index, users, None)
+        self._writer().begin_step(index, users, None)
         return users, s.step_spawn_rate
 
     def _record(self, search: StepSearch) -> None:
-        rt = self._runtime()
+        rt = self._writer()
         if rt.runlog is None or rt.runlog.has_result("capacity"):
             return
         slos = [s.expr for s in self._settings().slos] or list(DEFAULT_CAPACITY_SLOS)
@@ -198,7 +202,7 @@ class ThrottleSearchShape(_SearchShape):
     run_shape_name = "ThrottleSearchShape"
 
     def _judge(self, start: float, end: float) -> Judgement | None:
-        data = self._runtime().window(start, end)
+        data = self._writer().window(start, end)
         if data is None:
             return None
         return throttle_judgement(data.group("throttled"), data.counter("actions"), self._settings().throttle_threshold)
@@ -209,7 +213,7 @@ class ThrottleSearchShape(_SearchShape):
         opts = self.runner.environment.parsed_options if self.runner else None
         users = s.throttle_users or int(getattr(opts, "num_users", None) or 1)
         index = search.advance(self.get_run_time(), self._judge, settled=self._settled(users))
-        rt = self._runtime()
+        rt = self._writer()
         if index is None:
             self._record(search)
             self._end()
@@ -221,7 +225,7 @@ class ThrottleSearchShape(_SearchShape):
         return users, s.step_spawn_rate
 
     def _record(self, search: StepSearch) -> None:
-        rt = self._runtime()
+        rt = self._writer()
         if rt.runlog is None or rt.runlog.has_result("throttle_onset"):
             return
         first_bad = search.outcome().first_bad
@@ -273,7 +277,7 @@ class LoadShape(HarnessShape):
         if cls is None:
             users = int(getattr(opts, "num_users", None) or 1)
             rate = float(getattr(opts, "spawn_rate", None) or 1.0)
-            self._runtime().begin_step(0, users, None)
+            self._writer().begin_step(0, users, None)
             return users, rate
         if self._inner is None or type(self._inner) is not cls:
             self._inner = cls()

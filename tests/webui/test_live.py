@@ -78,7 +78,7 @@ class FakeRunLog:
 
 
 class FakeRuntime:
-    """The attributes of ``Runtime`` that the web UI reads on the writer side."""
+    """The attributes of ``RunWriter`` that the web UI reads."""
 
     def __init__(self, folder: Path) -> None:
         self.start_second = START

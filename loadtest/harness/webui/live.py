@@ -32,7 +32,7 @@ from loadtest.errors import LoadtestError
 from loadtest.harness.webui.render import RenderReply, RenderRequest
 
 if TYPE_CHECKING:
-    from loadtest.harness.runtime import Runtime
+    from loadtest.harness.writer import RunWriter
 
 #: What identifies the data a drawing was made from: folder, start, lines written, end, objectives judged.
 DataKey: TypeAlias = tuple[str | None, object, int, object, int]
@@ -121,9 +121,9 @@ class Rendered:
 
 
 class LiveReport:
-    """Live ``summary.json`` and plots for one :class:`~loadtest.harness.runtime.Runtime` (writer side)."""
+    """Live ``summary.json`` and plots for one :class:`~loadtest.harness.writer.RunWriter` (writer side)."""
 
-    def __init__(self, runtime: Runtime, *, refresh_s: float = REFRESH_S, dpi: int = DPI) -> None:
+    def __init__(self, runtime: RunWriter, *, refresh_s: float = REFRESH_S, dpi: int = DPI) -> None:
         self.runtime = runtime
         self.refresh_s = refresh_s
         self.dpi = dpi

@@ -47,7 +47,7 @@ from loadtest.harness.webui.tables import CONVERSATION_COLUMNS, Row, conversatio
 if TYPE_CHECKING:
     from locust.env import Environment
 
-    from loadtest.harness.runtime import Runtime
+    from loadtest.harness.writer import RunWriter
 from loadtest.timeline import COUNTER_GROUPS, EXTRA_COUNTERS, TOP_COUNTERS, Second, to_line, window
 
 __all__ = ["COLUMNS", "CONVERSATIONS_KEY", "REPORT_KEY", "install_web_ui", "live_rows", "table_rows", "webui_script"]
@@ -103,7 +103,7 @@ def table_rows(total: Second, recent: Second) -> list[Row]:
     return rows
 
 
-def live_rows(runtime: Runtime) -> list[Row]:
+def live_rows(runtime: RunWriter) -> list[Row]:
     """The Conversations tab's rows for ``runtime`` now (whole run, last 10 s, newest gauges, SLOs)."""
     recent = window(runtime.history.recent(RECENT_SECONDS))
     last = runtime.history.latest
@@ -136,7 +136,7 @@ def _figures(rendered: Rendered | None) -> list[dict[str, str]]:
     ]
 
 
-def install_web_ui(environment: Environment, runtime: Runtime) -> None:
+def install_web_ui(environment: Environment, runtime: RunWriter) -> None:
     """Add our tabs, downloads and routes to ``environment.web_ui`` (if there is one)."""
     web_ui = environment.web_ui
     if web_ui is None or web_ui.app is None:

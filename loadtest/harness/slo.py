@@ -162,6 +162,7 @@ class RunSlos:
         """One written ``timeline.jsonl`` line; gives back its second as the report will read it."""
         s = from_line(line)
         self.total.merge(s)
+        self.total.health.clear()  # merging appends each second's health: a run-long list nothing here reads
         self.trace.add(s)
         self.recent.append(s)
         return s

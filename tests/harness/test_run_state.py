@@ -199,8 +199,12 @@ def test_the_outage_trace_finds_an_outage_and_stays_small() -> None:
 
 
 def test_run_slos_do_not_hold_a_long_run() -> None:
-    """86,400 seconds through RunSlos keep at most the live window of whole seconds."""
+    """Seconds through RunSlos keep at most the live window of whole seconds, and the merged total does not
+    grow with them (a merge appends each second's health entry)."""
     slos = _judge("outage_s==0", window=30)
     for t in range(0, 86_400, 97):  # a sample of a day's seconds keeps the test quick
-        slos.add(_line(t))
+        line = _line(t)
+        line["health"] = {"loop_lag_ms": 1.0, "cpu_percent": 5.0, "workers": 1, "lost_workers": 0}
+        slos.add(line)
     assert len(slos.recent) == 30 and len(slos.trace) == len(range(0, 86_400, 97))
+    assert slos.total.health == [] and slos.total.counter("actions") == 10 * len(slos.trace)

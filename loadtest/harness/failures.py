@@ -12,7 +12,7 @@ Where a connection or a REST call got nowhere, the kind is the cause in a user's
 ``ReconnectFailed('timed out after 30 s (transport)')``. ``status=0`` never shows.
 
 ```
-HarnessFailure
+HarnessFailure (a LoadtestError)
 ├── TurnFailed(state)        the turn ended in error/rate_limited/stopped/rejected/timeout
 ├── Throttled(signal)        a throttle signal (http_429, handshake_429, rate_limited_state...)
 ├── ServerSignal(signal)     an error the server reported (error_event, status_error)
@@ -28,6 +28,8 @@ HarnessFailure
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from loadtest.errors import LoadtestError
 
 if TYPE_CHECKING:
     from loadtest.openhands.config import ReconnectResult
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 
-class HarnessFailure(Exception):
+class HarnessFailure(LoadtestError):
     """Root of the failures the harness reports; ``repr`` is ``Class('kind')``."""
 
     def __init__(self, kind: str) -> None:

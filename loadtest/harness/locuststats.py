@@ -13,7 +13,7 @@ the same figures; only listeners of ``events.request`` other than Locust's own s
 
 from __future__ import annotations
 
-from locust.stats import bucket_response_time
+from locust.stats import RequestStats, StatsEntry, bucket_response_time
 
 import time
 from typing import Any
@@ -24,7 +24,7 @@ __all__ = ["BatchedRows"]
 class BatchedRows:
     """Successful rows of the current second per name, added to Locust's `RequestStats` by :meth:`flush`."""
 
-    def __init__(self, stats: Any, request_type: str) -> None:
+    def __init__(self, stats: RequestStats, request_type: str) -> None:
         self.stats = stats
         self.request_type = request_type
         self._values: dict[str, list[float]] = {}
@@ -60,7 +60,7 @@ class BatchedRows:
             _add(total, values, length, second, stamp)
 
 
-def _add(entry: Any, values: list[float], length: int, second: int, stamp: float) -> None:
+def _add(entry: StatsEntry, values: list[float], length: int, second: int, stamp: float) -> None:
     """What `StatsEntry.log` does for each value, done once for the list."""
     last = entry.last_request_timestamp
     if entry.use_response_times_cache and last and second > int(last):
@@ -71,10 +71,12 @@ def _add(entry: Any, values: list[float], length: int, second: int, stamp: float
     if last is None or stamp > last:
         entry.last_request_timestamp = stamp
     entry.total_content_length += length
-    entry.total_response_time += sum(values)
+    # Locust declares these int, yet holds the float milliseconds events.request carries (log() adds them as given)
+    times: Any = entry
+    times.total_response_time += sum(values)
     low, high = min(values), max(values)
-    entry.min_response_time = low if entry.min_response_time is None else min(entry.min_response_time, low)
-    entry.max_response_time = max(entry.max_response_time, high)
+    times.min_response_time = low if entry.min_response_time is None else min(entry.min_response_time, low)
+    times.max_response_time = max(entry.max_response_time, high)
     buckets = entry.response_times
     for v in values:
         buckets[bucket_response_time(v)] += 1

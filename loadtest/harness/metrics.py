@@ -21,10 +21,12 @@ process: no locks needed.
 
 from __future__ import annotations
 
+from locust.event import EventHook
+
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from loadtest.harness.failures import (
     ConnectFailed,
@@ -56,6 +58,7 @@ __all__ = [
 ]
 
 REQUEST_TYPE = "socketio"
+_TurnT = TypeVar("_TurnT", bound=TurnRecord)  # a listener serves conversations of either protocol's turns
 GOOD_END_STATES = frozenset({"awaiting_user_input", "finished", "paused", "idle"})  # V0's, and V1's idle
 OWN_DISCONNECTS = frozenset({"client", "client_abort"})
 #: Signals counted under ``throttled`` (and in ``throttled.ratio``); the others are server errors.
@@ -99,7 +102,7 @@ class Recorder:
 
     def __init__(
         self,
-        request_event: Any,
+        request_event: EventHook,
         *,
         worker_index: int = 0,
         lag_warning_ms: float = 100.0,
@@ -367,19 +370,19 @@ class MetricsListener(Listener):
         self.recorder = recorder
         self.on_lost = on_lost
 
-    def on_event(self, conv: Conversation[Any], kind: EventKind | V1Kind, size: int, received_at: float) -> None:
+    def on_event(self, conv: Conversation[_TurnT], kind: EventKind | V1Kind, size: int, received_at: float) -> None:
         if kind is V1Kind.STREAMING_DELTA:
             self.recorder.delta(size)
         else:
             self.recorder.event(size)
 
-    def on_integrity(self, conv: Conversation[Any], kind: str, count: int) -> None:
+    def on_integrity(self, conv: Conversation[_TurnT], kind: str, count: int) -> None:
         self.recorder.integrity(kind, count)
 
-    def on_signal(self, conv: Conversation[Any], signal: str) -> None:
+    def on_signal(self, conv: Conversation[_TurnT], signal: str) -> None:
         self.recorder.signal(signal)
 
-    def on_disconnect(self, conv: Conversation[Any], reason: str) -> None:
+    def on_disconnect(self, conv: Conversation[_TurnT], reason: str) -> None:
         self.recorder.disconnect(reason)
         if reason == "protocol_error":
             # A new client per connect, so these are this connection's faults.
@@ -388,11 +391,11 @@ class MetricsListener(Listener):
         if self.on_lost is not None:
             self.on_lost(reason)
 
-    def on_turn(self, conv: Conversation[Any], turn: TurnRecord) -> None:
+    def on_turn(self, conv: Conversation[_TurnT], turn: TurnRecord) -> None:
         self.recorder.turn(turn)
 
-    def on_rest(self, conv: Conversation[Any], call: str, result: RestResult) -> None:
+    def on_rest(self, conv: Conversation[_TurnT], call: str, result: RestResult) -> None:
         self.recorder.rest(call, result)
 
-    def on_rest_retried(self, conv: Conversation[Any], call: str, result: RestResult) -> None:
+    def on_rest_retried(self, conv: Conversation[_TurnT], call: str, result: RestResult) -> None:
         self.recorder.rest_retried(result)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from loadtest.errors import LoadtestError
 from loadtest.harness import values as v
 from loadtest.harness.slo import Slo
-from loadtest.harness.steps import Step, parse_steps
+from loadtest.harness.steps import PlannedStep, parse_steps
 from loadtest.harness.values import parse_source_ips
 
 __all__ = [
@@ -66,7 +66,7 @@ class Option:
     default: str | None
     help: str
     group: str
-    parse: Callable[[Any], object] = v.text
+    parse: Callable[[object], object] = v.text
     example: str = ""
     choices: tuple[str, ...] | None = None
     secret: bool = False  # never logged, never in the web UI; bench passes it in the environment
@@ -90,7 +90,7 @@ class Option:
         return _METAVARS.get(self.parse) or self.dest.split("_")[-1].upper()
 
 
-_METAVARS: dict[Callable[[Any], object], str] = {
+_METAVARS: dict[Callable[[object], object], str] = {
     v.duration: "DURATION",
     v.positive_duration: "DURATION",
     v.number: "N",
@@ -103,7 +103,7 @@ _METAVARS: dict[Callable[[Any], object], str] = {
 }
 
 
-def _choices(kind: Any) -> tuple[str, ...]:
+def _choices(kind: object) -> tuple[str, ...]:
     return cast("tuple[str, ...]", get_args(kind))
 
 
@@ -347,14 +347,14 @@ class OptionError(LoadtestError, ValueError):
         super().__init__(f"{flag}={shown} is not valid: {fix}")
 
 
-def _raw(opts: Mapping[str, Any], opt: Option) -> Any:
+def _raw(opts: Mapping[str, object], opt: Option) -> object:
     value = opts.get(opt.dest, opt.default)
     if value == "" and opt.choices:  # an empty choice in the web UI's form
         return opt.default
     return opt.default if value is None and not opt.repeatable else value
 
 
-def _value(opts: Mapping[str, Any], flag: str) -> Any:
+def _value(opts: Mapping[str, object], flag: str) -> Any:  # Any: the option's parser gives its Settings field's type
     """The parsed value of ``flag`` in ``opts``; :class:`OptionError` naming it, the value and an example."""
     opt = _BY_FLAG[flag]
     raw = _raw(opts, opt)
@@ -394,7 +394,7 @@ class Settings:
     wait_ready: bool
     ready_timeout: float
     ready_poll: float
-    seed_settings: dict[str, Any] | None
+    seed_settings: dict[str, object] | None
     source_ips: tuple[str, ...]
     reconnect_every: float
     drop_mode: DropMode
@@ -416,13 +416,13 @@ class Settings:
     ws_deflate: bool = False
     locust_rows: LocustRows = "each"
     api: ApiName = "v0"
-    agent_settings: dict[str, Any] | None = None
+    agent_settings: dict[str, object] | None = None
     v1_socket: V1Socket = "events"
     send_via: SendVia = "socket"
 
     @classmethod
     def from_options(
-        cls, opts: Mapping[str, Any] | argparse.Namespace, host: str | None = None, *, need_host: bool = True
+        cls, opts: Mapping[str, object] | argparse.Namespace, host: str | None = None, *, need_host: bool = True
     ) -> Settings:
         """Parse Locust's ``parsed_options`` (a Namespace or a mapping); :class:`OptionError` on a bad value."""
         if not isinstance(opts, Mapping):
@@ -474,12 +474,12 @@ class Settings:
             send_via=_value(opts, "--send-via"),
         )
 
-    def shape_steps(self) -> tuple[Step, ...]:
+    def shape_steps(self) -> tuple[PlannedStep, ...]:
         return parse_steps(self.shape_steps_text, self.step_duration)
 
-    def public_dict(self) -> dict[str, Any]:
+    def public_dict(self) -> dict[str, object]:
         """The settings as JSON-safe data with secrets redacted (for run.json and logs)."""
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS:

@@ -23,7 +23,6 @@ __all__ = [
     "Judgement",
     "PlannedStep",
     "SearchOutcome",
-    "Step",
     "StepSearch",
     "StepVerdict",
     "Tick",
@@ -48,10 +47,6 @@ class PlannedStep:
 
     value: float
     duration: float
-
-
-#: The former name of :class:`PlannedStep`, kept while ``options.py`` imports it.
-Step = PlannedStep
 
 
 @dataclass(frozen=True)

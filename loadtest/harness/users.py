@@ -17,6 +17,7 @@ import gevent.event
 import gevent.lock
 
 from locust import User, constant, task
+from locust.env import Environment
 from locust.exception import StopUser
 
 import itertools
@@ -85,7 +86,7 @@ class OpenHandsUser(User):
     paced: ClassVar[bool] = False
     """True for users whose offered rate is set by ``--action-rate`` or ``ThrottleSearchShape``."""
 
-    def __init__(self, environment: Any) -> None:
+    def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.runtime = runtime_for(environment)
         self.settings: Settings | None = None

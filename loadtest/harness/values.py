@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
+from loadtest.errors import LoadtestError
 from loadtest.harness.slo import Slo, SloError, parse_slos
 from loadtest.harness.steps import parse_steps
 from loadtest.units import parse_duration, parse_float, parse_list, parse_percent, parse_range
@@ -43,8 +43,8 @@ __all__ = [
 MAX_SOURCE_IPS = 4096
 
 
-def _at_least(fn: Callable[[str], float], *, allow_zero: bool) -> Callable[[Any], float]:
-    def check(value: Any) -> float:
+def _at_least(fn: Callable[[str], float], *, allow_zero: bool) -> Callable[[object], float]:
+    def check(value: object) -> float:
         out = float(fn(str(value)))
         if math.isnan(out) or out < 0 or (out == 0 and not allow_zero):
             raise ValueError("must be " + ("≥ 0" if allow_zero else "> 0"))
@@ -59,44 +59,44 @@ duration = _at_least(parse_duration, allow_zero=True)
 positive_duration = _at_least(parse_duration, allow_zero=False)
 
 
-def number(value: Any) -> float:
+def number(value: object) -> float:
     """A number ≥ 0."""
     return _at_least(parse_float, allow_zero=True)(value)
 
 
-def positive_number(value: Any) -> float:
+def positive_number(value: object) -> float:
     """A number > 0."""
     return _at_least(parse_float, allow_zero=False)(value)
 
 
-def whole_number(value: Any) -> int:
+def whole_number(value: object) -> int:
     got = parse_float(str(value), what="a whole number")
     if not got.is_integer() or got < 0:
         raise ValueError("expected a whole number ≥ 0")
     return int(got)
 
 
-def percent(value: Any) -> float:
+def percent(value: object) -> float:
     return parse_percent(str(value))
 
 
-def think_range(value: Any) -> tuple[float, float]:
+def think_range(value: object) -> tuple[float, float]:
     return parse_range(str(value))
 
 
-def text(value: Any) -> str:
+def text(value: object) -> str:
     return str(value or "")
 
 
-def text_list(value: Any) -> tuple[str, ...]:
+def text_list(value: object) -> tuple[str, ...]:
     return tuple(parse_list(str(value or "")))
 
 
-def choice(*choices: str) -> Callable[[Any], str]:
+def choice(*choices: str) -> Callable[[object], str]:
     """One of ``choices``, as given."""
     said = ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]
 
-    def check(value: Any) -> str:
+    def check(value: object) -> str:
         got = str(value)
         if got not in choices:
             raise ValueError(f"choose {said}")
@@ -105,7 +105,7 @@ def choice(*choices: str) -> Callable[[Any], str]:
     return check
 
 
-def on_off(value: Any) -> bool:
+def on_off(value: object) -> bool:
     got = str(value).strip().lower()
     if got in ("on", "true", "yes", "1"):
         return True
@@ -114,28 +114,34 @@ def on_off(value: Any) -> bool:
     raise ValueError("choose on or off")
 
 
-def run_label(value: Any) -> str:
+def run_label(value: object) -> str:
     got = str(value or "").strip()
     if any(c in got for c in "/\\\0") or got.startswith("."):
         raise ValueError("a label is a plain name without slashes")
     return got
 
 
-def shape_steps(value: Any) -> str:
+def shape_steps(value: object) -> str:
     """The ``--shape-steps`` text, once checked (the steps are read with ``--step-duration`` later)."""
     parse_steps(str(value), 1.0)
     return str(value)
 
 
-def slos(value: Any) -> tuple[Slo, ...]:
+def slos(value: object) -> tuple[Slo, ...]:
     """``--slo`` expressions (a list, or one comma-separated string from the web UI's form)."""
+    if value is None or isinstance(value, str):
+        exprs: Iterable[str] | str | None = value
+    elif isinstance(value, Iterable):
+        exprs = [str(e) for e in value]
+    else:
+        raise TypeError(f"expected SLO expressions, not {type(value).__name__}")
     try:
-        return parse_slos(value)
+        return parse_slos(exprs)
     except SloError as exc:
         raise SloValueError(exc.expr, exc.why) from None
 
 
-class SloValueError(ValueError):
+class SloValueError(LoadtestError, ValueError):
     """A bad ``--slo`` expression: the expression (not the whole list) is the bad value."""
 
     def __init__(self, expr: str, why: str) -> None:
@@ -144,7 +150,7 @@ class SloValueError(ValueError):
         self.why = why
 
 
-def read_ids(value: Any) -> tuple[str, ...]:
+def read_ids(value: object) -> tuple[str, ...]:
     path_text = str(value or "")
     if not path_text:
         return ()
@@ -157,7 +163,7 @@ def read_ids(value: Any) -> tuple[str, ...]:
     return ids
 
 
-def read_message(value: Any) -> str:
+def read_message(value: object) -> str:
     got = str(value)
     if got.startswith("@"):
         path = Path(got[1:])
@@ -169,7 +175,7 @@ def read_message(value: Any) -> str:
     return got
 
 
-def read_settings_json(value: Any) -> dict[str, Any] | None:
+def read_settings_json(value: object) -> dict[str, object] | None:
     """``--seed-settings``: a JSON object, or ``@FILE`` holding one; empty means none."""
     got = str(value or "").strip()
     if not got:
@@ -190,7 +196,7 @@ def read_settings_json(value: Any) -> dict[str, Any] | None:
     return data
 
 
-def read_agent_settings(value: Any) -> dict[str, Any] | None:
+def read_agent_settings(value: object) -> dict[str, object] | None:
     """``--agent-settings``: the V1 create body's agent part, JSON or ``@FILE``; empty means none.
 
     Read as ``--seed-settings`` is, then shaped by `loadtest.openhands.v1.wire.parse_agent_settings` (a partial
@@ -203,7 +209,7 @@ def read_agent_settings(value: Any) -> dict[str, Any] | None:
     return None if data is None else parse_agent_settings(json.dumps(data))
 
 
-def parse_source_ips(value: Any) -> tuple[str, ...]:
+def parse_source_ips(value: object) -> tuple[str, ...]:
     """``127.0.0.2-127.0.0.9`` or ``127.0.0.2,127.0.0.5`` (entries may mix) → the addresses, in order.
 
     A range ``A-B`` holds every address from A to B (same IP version, A ≤ B). Duplicates are kept once.

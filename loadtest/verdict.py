@@ -10,19 +10,33 @@ The harness (at quit), ``loadtest bench`` and the report call :func:`decide` wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from loadtest.slo import SloResult
 from loadtest.timeline import Second
 
-__all__ = ["ANSWERED", "EXIT_CODES", "IDLE_PROFILES", "Verdict", "decide"]
+__all__ = ["ANSWERED", "COMPANIONS", "EXIT_CODES", "IDLE_PROFILES", "Verdict", "decide", "top_failure_row"]
 
 EXIT_CODES = {"pass": 0, "error": 1, "fail": 3}
 #: User classes whose unit of work is a connected conversation rather than a completed turn.
 IDLE_PROFILES = frozenset({"IdleUser"})
 #: How a failure cause that carries the server's answer begins (``HTTP 404 on POST /api/conversations ...``).
 ANSWERED = "HTTP "
+#: How a V1 refusal after the upgrade begins (``V1 socket closed by the server with 4001: ...``): answered too.
+ANSWERED_V1 = "V1 socket closed by the server with "
+#: Failure rows that accompany a cause rather than name it: a refused connect also fires its signal
+#: (``handshake_403``, ``auth_failed``) and, after an accepted upgrade, a ``disconnect``; on a tie the row
+#: of the work that failed (``connect``, ``rest_create``, ``turn``...) names the cause.
+COMPANIONS = frozenset({"signal", "disconnect"})
+
+RowT = TypeVar("RowT")
+
+
+def top_failure_row(rows: Iterable[RowT], name: Callable[[RowT], str], count: Callable[[RowT], int]) -> RowT | None:
+    """The most frequent failure row; among equally frequent ones, not a `COMPANIONS` row (stable otherwise)."""
+    return max(rows, key=lambda r: (count(r), name(r) not in COMPANIONS), default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +84,7 @@ def decide(
     cause = f": {top_failure}" if top_failure else ""
     reached = _count(total, "connect") + _count(total, "rest_create") + total.events + _count(total, "turn")
     if not reached:
-        if top_failure is not None and top_failure.startswith(ANSWERED):
+        if top_failure is not None and top_failure.startswith((ANSWERED, ANSWERED_V1)):
             # it answered, but refused everything (docs/contracts.md: failure causes read "HTTP <status> on ...")
             return Verdict("error", f"nothing measured: {target} answered but refused every attempt{cause}")
         attempts = total.counter("failures")

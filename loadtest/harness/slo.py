@@ -13,7 +13,7 @@ from typing import Protocol, overload
 
 from loadtest.slo import EXAMPLE, Slo, SloError, SloResult, check, parse_slo, parse_slos, slos_in_force
 from loadtest.timeline import ERROR_FAILURES, GAUGES, METRICS, Second, from_line
-from loadtest.verdict import Verdict, decide
+from loadtest.verdict import Verdict, decide, top_failure_row
 
 __all__ = [
     "EXAMPLE",
@@ -74,7 +74,7 @@ def top_failure(errors: Mapping[str, LocustError]) -> str | None:
 
     An exception whose message says nothing readable (a bare status) is shown by its repr.
     """
-    top = max(errors.values(), key=lambda e: int(e.occurrences), default=None)
+    top = top_failure_row(errors.values(), lambda e: e.name, lambda e: int(e.occurrences))
     if top is None:
         return None
     error = top.error

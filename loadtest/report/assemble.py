@@ -37,7 +37,7 @@ from loadtest.report.steps import SETTLE_S, Step, find_steps
 from loadtest.report.throttle import Onset, first_onset, throttle_onsets
 from loadtest.slo import DEFAULT_SLOS, SloResult
 from loadtest.timeline import TOP_COUNTERS, Second, window
-from loadtest.verdict import decide
+from loadtest.verdict import decide, top_failure_row
 
 __all__ = [
     "SECRET_WORDS",
@@ -162,7 +162,7 @@ def _verdict(data: RunData, slo: Sequence[SloResult], seconds: Sequence[Second])
         return _legacy_verdict(run, slo), None
     profile = run.get("profile")
     failures = data.locust.get("failures") or []
-    top = max(failures, key=lambda r: int(r.get("Occurrences") or 0), default=None)
+    top = top_failure_row(failures, lambda r: str(r.get("Name")), lambda r: int(r.get("Occurrences") or 0))
     v = decide(
         window(seconds),
         slo,

@@ -14,6 +14,7 @@ from loadtest.report.throttle import Onset
 
 __all__ = [
     "Headline",
+    "api_text",
     "fmt_ms",
     "fmt_num",
     "fmt_slo_value",
@@ -73,6 +74,23 @@ class Headline:
     knee: str
     onset: str
     throughput: str
+    api: str = ""
+
+
+def api_text(run: dict[str, Any]) -> str:
+    """The OpenHands API the run spoke, from its settings (``--api``; a run recorded before V1 spoke V0)."""
+    settings = run.get("settings")
+    settings = settings if isinstance(settings, dict) else {}
+    api = str(settings.get("api") or "v0")
+    if api == "v0":
+        return "OpenHands V0 (Socket.IO)"
+    if api == "v1":
+        socket = str(settings.get("v1_socket") or "events")
+        via = "; messages sent over REST" if settings.get("send_via") == "rest" else ""
+        return f"OpenHands V1 ({socket} socket{via})"
+    if api == "auto":
+        return "auto (probed at start; run.json does not record what the probe found: the run's log names it)"
+    return api
 
 
 def headline(a: Analysis) -> Headline:
@@ -105,7 +123,7 @@ def headline(a: Analysis) -> Headline:
         capacity = f"{found['max_conversations_within_slo']} conversations within SLO ({found['slo']}; capacity search)"
     r = a.rates
     throughput = f"{r.actions_per_s:.2f} actions/s, {r.events_per_s:.1f} events/s, {r.bytes_per_s / 1024:.1f} KiB/s"
-    return Headline(a.verdict, reason, capacity, knee, onset, throughput)
+    return Headline(a.verdict, reason, capacity, knee, onset, throughput, api_text(a.run))
 
 
 def summary_json(a: Analysis) -> str:
@@ -186,6 +204,7 @@ def summary_markdown(a: Analysis, report_name: str = "report.html") -> str:
     out += _md_table(
         ["question", "answer"],
         [
+            ["API", h.api],
             ["Capacity", h.capacity],
             ["Knee", h.knee],
             ["Throttle onset", h.onset],

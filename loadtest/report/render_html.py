@@ -89,6 +89,7 @@ def _first_screen(a: Analysis) -> str:
     sub = " · ".join(
         _e(x)
         for x in (
+            f"API: {h.api}",
             f"profile {a.profile}",
             f"target {run.get('target', '–')}",
             f"started {run.get('started_at', '–')}",

@@ -110,3 +110,12 @@ def test_pass_says_which_objectives_held() -> None:
 def test_slos_in_force(given: object, exprs: list[str], source: str) -> None:
     slos, why = slos_in_force(given)  # type: ignore[arg-type]
     assert [s.expr for s in slos] == exprs and why == source
+
+
+def test_the_top_failure_is_the_cause_not_the_signal_that_came_with_it() -> None:
+    from loadtest.verdict import top_failure_row
+
+    rows = [("signal", 10), ("connect", 10), ("disconnect", 10), ("rest_create", 3)]
+    assert top_failure_row(rows, lambda r: r[0], lambda r: r[1]) == ("connect", 10)
+    assert top_failure_row([("signal", 11), ("connect", 10)], lambda r: r[0], lambda r: r[1]) == ("signal", 11)
+    assert top_failure_row([], lambda r: r[0], lambda r: r[1]) is None

@@ -261,16 +261,7 @@ class Integrity:
             if eid in pending:
                 pending.remove(eid)
                 n_exp += 1
-        n_gap = 0
-        missing = self._missing
-        for eid in gaps:
-            if eid in pending:
-                pending.remove(eid)
-                n_gap += 1
-                if len(missing) < self.missing_cap:
-                    if not isinstance(missing, set):
-                        missing = self._missing = set()
-                    missing.add(eid)
+        n_gap = self._settle(pending, gaps)
         self.gaps += n_gap
         self.holes_expected += n_exp
         return n_gap, n_exp
@@ -280,17 +271,23 @@ class Integrity:
         pending = self._pending
         if not isinstance(pending, set):
             return 0
+        n = self._settle(pending, ids)
+        self.unaudited += n
+        return n
+
+    def _settle(self, pending: set[int], ids: Iterable[int]) -> int:
+        """Take `ids` out of `pending`, remembering them (up to ``missing_cap``) so that a late arrival is still
+        out-of-order; returns how many were pending."""
         n = 0
         missing = self._missing
         for eid in ids:
             if eid in pending:
                 pending.remove(eid)
                 n += 1
-                if len(missing) < self.missing_cap:  # a late arrival is still out-of-order
+                if len(missing) < self.missing_cap:
                     if not isinstance(missing, set):
                         missing = self._missing = set()
                     missing.add(eid)
-        self.unaudited += n
         return n
 
     def pending_ids(self) -> list[int]:

@@ -22,11 +22,11 @@ one, so echoes of other clients' messages in the same conversation are not taken
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from loadtest.openhands.events import END_STATES, Classified, EventKind
 
-__all__ = ["TIMEOUT", "Turn", "TurnBook"]
+__all__ = ["TIMEOUT", "InflightTurns", "Turn", "TurnBook", "TurnTimes", "span_ms"]
 
 TIMEOUT = "timeout"
 
@@ -42,14 +42,88 @@ _NOT_AGENT_WORK = frozenset(
 )
 
 
-def _ms(start: float | None, end: float | None) -> float | None:
+def span_ms(start: float | None, end: float | None) -> float | None:
+    """Milliseconds from `start` to `end` (perf_counter seconds); None when either is unknown."""
     if start is None or end is None:
         return None
     return (end - start) * 1000.0
 
 
+class TurnTimes:
+    """The figures every protocol's turn derives from its stamps alike (V0's `Turn`, V1's `v1.turns.Turn`).
+
+    A mixin without fields (``__slots__ = ()``): the dataclass that uses it declares the stamps.
+    ``*_ms`` count from ``sent_at``; ``*_co_ms`` from ``intended_at`` (paced users: coordinated omission
+    corrected), None when not paced or not seen.
+    """
+
+    __slots__ = ()
+
+    sent_at: float
+    intended_at: float | None
+    echo_at: float | None
+    first_agent_at: float | None
+    end_at: float | None
+    end_state: str | None
+
+    @property
+    def done(self) -> bool:
+        return self.end_state is not None
+
+    @property
+    def echo_ms(self) -> float | None:
+        return span_ms(self.sent_at, self.echo_at)
+
+    @property
+    def first_event_ms(self) -> float | None:
+        return span_ms(self.sent_at, self.first_agent_at)
+
+    @property
+    def turn_ms(self) -> float | None:
+        return span_ms(self.sent_at, self.end_at)
+
+    @property
+    def echo_co_ms(self) -> float | None:
+        return span_ms(self.intended_at, self.echo_at)
+
+    @property
+    def first_event_co_ms(self) -> float | None:
+        return span_ms(self.intended_at, self.first_agent_at)
+
+    @property
+    def turn_co_ms(self) -> float | None:
+        return span_ms(self.intended_at, self.end_at)
+
+
+TurnT = TypeVar("TurnT", bound=TurnTimes)
+
+
+class InflightTurns(Generic[TurnT]):
+    """The turns in flight of one conversation, oldest first: what both protocols' turn books share."""
+
+    __slots__ = ("inflight",)
+
+    def __init__(self) -> None:
+        self.inflight: list[TurnT] = []  # a handful at most; a list is 10x smaller than a deque
+
+    def __len__(self) -> int:
+        return len(self.inflight)
+
+    def start(self, turn: TurnT) -> None:
+        self.inflight.append(turn)
+
+    def abandon(self, turn: TurnT) -> bool:
+        """End `turn` as ``timeout`` if it is still in flight."""
+        try:
+            self.inflight.remove(turn)
+        except ValueError:
+            return False
+        turn.end_state = TIMEOUT
+        return True
+
+
 @dataclass(eq=False, slots=True)
-class Turn:
+class Turn(TurnTimes):
     """One user message and what it caused. Times are `time.perf_counter()` seconds.
 
     Attributes:
@@ -79,22 +153,6 @@ class Turn:
     waiter: Any = field(default=None, repr=False)
 
     @property
-    def done(self) -> bool:
-        return self.end_state is not None
-
-    @property
-    def echo_ms(self) -> float | None:
-        return _ms(self.sent_at, self.echo_at)
-
-    @property
-    def first_event_ms(self) -> float | None:
-        return _ms(self.sent_at, self.first_agent_at)
-
-    @property
-    def turn_ms(self) -> float | None:
-        return _ms(self.sent_at, self.end_at)
-
-    @property
     def ttft_ms(self) -> float | None:
         """Always None: V0 does not stream tokens (the conversation contract asks every turn for it)."""
         return None
@@ -105,35 +163,14 @@ class Turn:
         return ()
 
     @property
-    def echo_co_ms(self) -> float | None:
-        return _ms(self.intended_at, self.echo_at)
-
-    @property
-    def first_event_co_ms(self) -> float | None:
-        return _ms(self.intended_at, self.first_agent_at)
-
-    @property
-    def turn_co_ms(self) -> float | None:
-        return _ms(self.intended_at, self.end_at)
-
-    @property
     def ttft_co_ms(self) -> float | None:
         return None
 
 
-class TurnBook:
+class TurnBook(InflightTurns[Turn]):
     """The turns in flight of one conversation, oldest first."""
 
-    __slots__ = ("inflight",)
-
-    def __init__(self) -> None:
-        self.inflight: list[Turn] = []  # a handful at most; a list is 10x smaller than a deque
-
-    def __len__(self) -> int:
-        return len(self.inflight)
-
-    def start(self, turn: Turn) -> None:
-        self.inflight.append(turn)
+    __slots__ = ()
 
     def observe(self, c: Classified, payload: Any, size: int, received_at: float) -> Turn | None:
         """Attribute one received event; returns the turn it ended, if any."""
@@ -210,12 +247,3 @@ class TurnBook:
                 turn.waiter.set()
             expired.append(turn)
         return expired
-
-    def abandon(self, turn: Turn) -> bool:
-        """End `turn` as ``timeout`` if it is still in flight."""
-        try:
-            self.inflight.remove(turn)
-        except ValueError:
-            return False
-        turn.end_state = TIMEOUT
-        return True

@@ -9,11 +9,6 @@ connection). Also through the harness: `locust -f locustfile.py --headless` agai
 
 from __future__ import annotations
 
-# isort: split
-
-import gevent
-
-import itertools
 import random
 import time
 from pathlib import Path
@@ -22,12 +17,12 @@ import pytest
 
 from loadtest.openhands import Conversation, ConversationConfig
 from tests.faults.dead_listener import DeadListener, most_in_window
+from tests.faults.pacing_checks import check_backoff_grows, check_users_stay_under_two_per_second, reconnects_until
 from tests.harness.locustrun import locust_argv, start_locust, wait_bounded
 from tests.support.procs import ReferenceServer
 
 pytestmark = pytest.mark.slow
 
-USERS = 4
 SERVER_OPTS = ("--event-delay-ms", "20", "--script", "run,message", "--max-conversations", "0", "--no-http-limit")
 
 
@@ -35,47 +30,25 @@ def _user(url: str, n: int, seconds: float) -> Conversation:
     """Join an existing conversation id (no create), then poll readiness and reconnect until `seconds` pass."""
     cfg = ConversationConfig(url, source_address=f"127.0.0.{n + 2}", connect_timeout=2.0, ready_poll=0.5)
     conv = Conversation(cfg, "c0ffee", rng=random.Random(n))
-    end = gevent.get_hub().loop.now() + seconds
-    while gevent.get_hub().loop.now() < end:
+
+    def poll() -> None:
         conv.wait_ready(timeout=0.6)  # REST polls: each one is a connection to the dead server
-        left = end - gevent.get_hub().loop.now()
-        if left <= 0:
-            break
-        rr = conv.reconnect(max_attempts=3, deadline=left)
+
+    for rr in reconnects_until(conv, seconds, poll):
         assert not rr.ok and rr.cause is not None
     return conv
 
 
 def test_users_never_exceed_two_connections_per_second() -> None:
-    with DeadListener() as dead:
-        users = [gevent.spawn(_user, dead.url, n, 6.0) for n in range(USERS)]
-        gevent.joinall(users, timeout=30, raise_error=True)
-    per_user = dead.by_host()
-    assert sorted(per_user) == [f"127.0.0.{n + 2}" for n in range(USERS)]
-    worst = {host: most_in_window(times) for host, times in per_user.items()}
-    print("attempts per user:", {h: len(t) for h, t in per_user.items()}, "most in 1 s:", worst)
-    assert all(len(times) >= 4 for times in per_user.values())  # the users did try
-    assert max(worst.values()) <= 2, worst
-    assert most_in_window(t for t, _ in dead.accepts) <= 2 * USERS
+    check_users_stay_under_two_per_second(_user)
 
 
 def test_reconnect_backoff_starts_at_half_a_second_and_never_falls_back() -> None:
-    with DeadListener() as dead:
-        cfg = ConversationConfig(dead.url, connect_timeout=2.0, backoff_initial=1.0, backoff_max=4.0)
-        conv = Conversation(cfg, "c0ffee", rng=random.Random(7))
-        start = gevent.get_hub().loop.now()
-        for _ in range(3):  # three reconnect() calls: the backoff is the conversation's, not restarted per call
-            rr = conv.reconnect(max_attempts=3, deadline=30)
-            assert not rr.ok and rr.attempts == 3
-        elapsed = gevent.get_hub().loop.now() - start
-    times = [t for t, _ in dead.accepts]
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    print(f"{len(times)} attempts in {elapsed:.1f} s, intervals:", [round(g, 2) for g in gaps])
-    assert len(times) == 9
-    assert min(gaps) >= 0.5 - 0.02  # 20 ms: the server's accept time vs the client's connect time
-    growing = gaps[:2]  # ceilings 1, 2, then 4 = the cap: each wait is at least the previous ceiling
-    assert growing == sorted(growing)
-    assert all(g >= 2.0 - 0.02 for g in gaps[2:])  # at the cap (uniform in [2, 4]): never back to the start
+    def conversation(url: str) -> Conversation:
+        cfg = ConversationConfig(url, connect_timeout=2.0, backoff_initial=1.0, backoff_max=4.0)
+        return Conversation(cfg, "c0ffee", rng=random.Random(7))
+
+    check_backoff_grows(conversation)
 
 
 def test_harness_users_reconnecting_to_a_dead_server_stay_under_two_per_second(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import gevent
 
-import time
 from typing import TYPE_CHECKING
 
 from loadtest.errors import LoadtestError
-from loadtest.openhands.config import ReconnectResult
+from loadtest.openhands.config import ConnectResult, ReconnectResult
 from loadtest.openhands.errors import describe_sio
+from loadtest.openhands.reconnect import paced_reconnect
 from loadtest.ws import WsClosed
 
 if TYPE_CHECKING:
@@ -39,34 +39,20 @@ def describe_v1(exc: BaseException, target: str, timeout: float) -> str:
 
 
 def reconnect(conv: V1Conversation, max_attempts: int | None, deadline: float | None) -> ReconnectResult:
-    """Connect `conv` again (resume per its strategy), paced; spawns the gap audit after a success.
+    """Connect `conv` again (resume per its strategy), paced (`paced_reconnect`); spawns the gap audit after a
+    success. ``resync_ms`` is the recovery time.
 
     Returns:
         `ReconnectResult`; when not ok, ``error`` is the last attempt's exception and ``cause`` its words.
     """
-    cfg = conv.cfg
-    if conv.connected:
-        conv.drop(abrupt=False)
-    lost_at = conv._lost_at if conv._lost_at is not None else time.perf_counter()
-    attempts_max = max_attempts if max_attempts is not None else cfg.reconnect_max_attempts
-    end = time.perf_counter() + (deadline if deadline is not None else cfg.reconnect_deadline)
-    attempts = 0
-    error: BaseException | None = None
-    while attempts < attempts_max:
-        hold = conv.pacer.retry_in(time.perf_counter())  # the backoff, or a refusal's Retry-After
-        if time.perf_counter() + hold > end:
-            break
-        if hold > 0:
-            gevent.sleep(hold)
-        attempts += 1
-        try:
-            cr = conv.connect()  # waits for its pacer slot; a failure schedules the next backoff
-        except LoadtestError as exc:  # WsError, V1Refused, V1CreateError: as the server answered
-            error = exc
-            continue
-        recovery_ms = (cr.connected_at - lost_at) * 1000.0
-        if cfg.audit:
+
+    def attempt(lost_at: float) -> ConnectResult:
+        return conv.connect()
+
+    def resync(cr: ConnectResult, lost_at: float, end: float) -> float:
+        if conv.cfg.audit:
             gevent.spawn(conv._audit_after_replay)
-        return ReconnectResult(True, attempts, recovery_ms, recovery_ms, cr.replayed_events)
-    cause = conv.last_cause if error is not None else "reconnect deadline passed before an attempt"
-    return ReconnectResult(False, attempts, None, None, 0, error, cause)
+        return (cr.connected_at - lost_at) * 1000.0
+
+    # WsError, V1Refused, V1CreateError: as the server answered
+    return paced_reconnect(conv, max_attempts, deadline, attempt, (LoadtestError,), resync)

@@ -36,11 +36,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadtest.openhands.turns import TIMEOUT, InflightTurns, TurnTimes, span_ms
 from loadtest.openhands.v1.events import EXECUTION_STATUSES, RUN_LIMIT, Classified, V1Kind
 
 __all__ = ["END_STATES", "REJECTED", "TIMEOUT", "Turn", "TurnBook", "end_state_of"]
 
-TIMEOUT = "timeout"
 REJECTED = "rejected"
 #: Every ``end_state`` a V1 turn can have (bounded: counters use them as labels).
 END_STATES: frozenset[str] = frozenset((EXECUTION_STATUSES - {"running"}) | {"unknown", TIMEOUT, REJECTED})
@@ -53,14 +53,8 @@ def end_state_of(status: str | None) -> str:
     return status if status in EXECUTION_STATUSES and status != "running" else "unknown"
 
 
-def _ms(start: float | None, end: float | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start) * 1000.0
-
-
 @dataclass(eq=False, slots=True)
-class Turn:
+class Turn(TurnTimes):
     """One user message and what it caused. Times are `time.perf_counter()` seconds.
 
     The V0 `loadtest.openhands.turns.Turn` fields and properties, plus the token figures.
@@ -104,46 +98,18 @@ class Turn:
     waiter: Any = field(default=None, repr=False)
 
     @property
-    def done(self) -> bool:
-        return self.end_state is not None
-
-    @property
-    def echo_ms(self) -> float | None:
-        return _ms(self.sent_at, self.echo_at)
-
-    @property
-    def first_event_ms(self) -> float | None:
-        return _ms(self.sent_at, self.first_agent_at)
-
-    @property
-    def turn_ms(self) -> float | None:
-        return _ms(self.sent_at, self.end_at)
-
-    @property
     def ttft_ms(self) -> float | None:
-        return _ms(self.sent_at, self.first_token_at)
-
-    @property
-    def echo_co_ms(self) -> float | None:
-        return _ms(self.intended_at, self.echo_at)
-
-    @property
-    def first_event_co_ms(self) -> float | None:
-        return _ms(self.intended_at, self.first_agent_at)
-
-    @property
-    def turn_co_ms(self) -> float | None:
-        return _ms(self.intended_at, self.end_at)
+        return span_ms(self.sent_at, self.first_token_at)
 
     @property
     def ttft_co_ms(self) -> float | None:
-        return _ms(self.intended_at, self.first_token_at)
+        return span_ms(self.intended_at, self.first_token_at)
 
 
 _NONE: tuple[Turn, ...] = ()
 
 
-class TurnBook:
+class TurnBook(InflightTurns[Turn]):
     """The turns in flight of one conversation, oldest first, and the conversation's run status.
 
     Attributes:
@@ -151,19 +117,13 @@ class TurnBook:
         running: the latest execution status seen was ``running`` (from state updates and snapshots).
     """
 
-    __slots__ = ("_item", "_last_delta_at", "inflight", "running")
+    __slots__ = ("_item", "_last_delta_at", "running")
 
     def __init__(self) -> None:
-        self.inflight: list[Turn] = []
+        super().__init__()
         self.running = False
         self._last_delta_at: float | None = None
         self._item: str | None = None
-
-    def __len__(self) -> int:
-        return len(self.inflight)
-
-    def start(self, turn: Turn) -> None:
-        self.inflight.append(turn)
 
     def needing_run(self) -> list[Turn]:
         """Turns whose message was stored but not run (run limit): retry ``POST …/run`` for them."""
@@ -305,12 +265,3 @@ class TurnBook:
             if t.waiter is not None:
                 t.waiter.set()
         return expired
-
-    def abandon(self, turn: Turn) -> bool:
-        """End `turn` as ``timeout`` if it is still in flight."""
-        try:
-            self.inflight.remove(turn)
-        except ValueError:
-            return False
-        turn.end_state = TIMEOUT
-        return True

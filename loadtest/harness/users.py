@@ -144,12 +144,16 @@ class OpenHandsUser(User):
         self._connect()
 
     def on_stop(self) -> None:
-        self.runtime.recorder.sources.discard(self)
+        # A stopping user's socket counts in the gauges until it is closed: leaving them first made the seconds of
+        # a stop look like an outage (users running, no socket) whenever a refused connect ended in them.
         conv = self.conv
-        if conv is not None:
-            if conv.connected:
-                conv.settle(timeout=SETTLE_TIMEOUT)  # finish hole audits so the last gaps are counted
-            conv.close()
+        try:
+            if conv is not None:
+                if conv.connected:
+                    conv.settle(timeout=SETTLE_TIMEOUT)  # finish hole audits so the last gaps are counted
+                conv.close()
+        finally:
+            self.runtime.recorder.sources.discard(self)
 
     def gauges(self) -> tuple[int, int, int, int, float]:
         conv = self.conv

@@ -255,7 +255,7 @@ class V1Conversation:
         self._ws = ws
         self.last_close_code = None
         ws.start(
-            lambda is_text, payload, at: self.frames.on_message(gen, is_text, payload, at),
+            self.frames.handler(gen),
             lambda reason, error: self._on_close(gen, reason, error),
         )
         if key is not None and cfg.key_via == "first-frame":
@@ -326,13 +326,15 @@ class V1Conversation:
         if ws is None or ws.closed:
             raise V1NotConnected("the V1 socket is not open: connect() or reconnect() first")
         book = self.frames.book
-        for expired in book.expire(time.perf_counter(), self.cfg.turn_timeout):
-            self.listener.on_turn(self, expired)
+        now = time.perf_counter()
+        if book.overdue(now, self.cfg.turn_timeout):  # nothing to end on most sends: no list built then
+            for expired in book.expire(now, self.cfg.turn_timeout):
+                self.listener.on_turn(self, expired)
         turn = Turn(sent_at=time.perf_counter(), intended_at=intended_at, text=text)
         book.start(turn)
         if self.cfg.send_via == "socket":
             frame = wire.message_frame(text)
-            turn.action_bytes = len(frame.encode())
+            turn.action_bytes = len(frame)
             turn.sent_at = time.perf_counter()
             try:
                 ws.send_text(frame)

@@ -31,6 +31,7 @@ __all__ = [
     "Envelope",
     "FrameType",
     "V1Kind",
+    "classified",
     "classify",
     "classify_frame",
     "message_text",
@@ -64,6 +65,10 @@ class V1Kind(enum.Enum):
     OTHER = "other"
     UNKNOWN = "unknown"
 
+    # Members are singletons compared by identity: hash them by identity too (C, not `Enum.__hash__` in Python;
+    # the per-event path looks kinds up in sets and dicts).
+    __hash__ = object.__hash__
+
 
 #: Kinds the server never stores (so never replays, and REST never lists): not tracked for gaps.
 #: ``full_state`` is a fresh snapshot each time (new id), the others are socket-only.
@@ -85,6 +90,11 @@ _SIMPLE: dict[str, V1Kind] = {
     "StreamingDeltaEvent": V1Kind.STREAMING_DELTA,
 }
 
+#: Whether each kind is stored (not in `NOT_STORED`), looked up once per event instead of a set test.
+_STORED: dict[V1Kind, bool] = {k: k not in NOT_STORED for k in V1Kind}
+#: `_SIMPLE` with each kind's `_STORED`: one lookup classifies the plain kinds.
+_SIMPLE_STORED: dict[str, tuple[V1Kind, bool]] = {name: (k, _STORED[k]) for name, k in _SIMPLE.items()}
+
 
 class Classified(NamedTuple):
     """The result of `classify`.
@@ -96,6 +106,8 @@ class Classified(NamedTuple):
         source: ``user``/``agent``/``environment`` as sent (a string), or None.
         status: the execution status for ``EXECUTION_STATUS`` and ``FULL_STATE`` (a string), else None.
         code: ``code`` of ``CONVERSATION_ERROR`` and ``SERVER_ERROR`` (a string), else None.
+        stored: whether the server stores events of this kind (they are replayed and listed over REST): not
+            in `NOT_STORED`. `classify` sets it from the kind; build one with `classified` to keep it so.
     """
 
     kind: V1Kind
@@ -104,14 +116,23 @@ class Classified(NamedTuple):
     source: str | None
     status: str | None = None
     code: str | None = None
-
-    @property
-    def stored(self) -> bool:
-        """Whether the server stores events of this kind (they are replayed and listed over REST)."""
-        return self.kind not in NOT_STORED
+    stored: bool = True
 
 
-_UNKNOWN = Classified(V1Kind.UNKNOWN, None, None, None)
+def classified(
+    kind: V1Kind,
+    eid: str | None,
+    ts: str | None,
+    source: str | None,
+    status: str | None = None,
+    code: str | None = None,
+) -> Classified:
+    """A `Classified` with `stored` derived from `kind`."""
+    return Classified(kind, eid, ts, source, status, code, _STORED[kind])
+
+
+_UNKNOWN = classified(V1Kind.UNKNOWN, None, None, None)
+_new = tuple.__new__  # builds a `Classified` in C (its generated ``__new__`` is a Python function)
 
 
 def _str(value: Any) -> str | None:
@@ -119,33 +140,48 @@ def _str(value: Any) -> str | None:
 
 
 def classify(event: Any) -> Classified:
-    """Classify one decoded V1 event (a dict); anything else is ``UNKNOWN``."""
+    """Classify one decoded V1 event (a dict); anything else is ``UNKNOWN``.
+
+    The per-event path of the client: the checks are inlined (no helper calls for the common kinds).
+    """
     if type(event) is not dict:
         return _UNKNOWN
-    kind_name = event.get("kind")
+    get = event.get
+    kind_name = get("kind")
     if type(kind_name) is not str:
         return _UNKNOWN
-    eid = _str(event.get("id"))
-    ts = _str(event.get("timestamp"))
-    source = _str(event.get("source"))
+    eid = get("id")
+    if type(eid) is not str or not eid:
+        eid = None
+    ts = get("timestamp")
+    if type(ts) is not str or not ts:
+        ts = None
+    source = get("source")
+    if type(source) is not str or not source:
+        source = None
+    simple = _SIMPLE_STORED.get(kind_name)
+    if simple is not None:
+        return _new(Classified, (simple[0], eid, ts, source, None, None, simple[1]))
     if kind_name == "ConversationStateUpdateEvent":
-        key = event.get("key")
+        key = get("key")
         kind = _STATE_KEYS.get(key, V1Kind.OTHER_STATE) if type(key) is str else V1Kind.OTHER_STATE
-        status: str | None = None
+        status: Any = None
         if kind is V1Kind.EXECUTION_STATUS:
-            status = _str(event.get("value"))
+            status = get("value")
         elif kind is V1Kind.FULL_STATE:
-            value = event.get("value")
-            status = _str(value.get("execution_status")) if type(value) is dict else None
-        return Classified(kind, eid, ts, source, status)
+            value = get("value")
+            status = value.get("execution_status") if type(value) is dict else None
+        if type(status) is not str or not status:
+            status = None
+        return _new(Classified, (kind, eid, ts, source, status, None, _STORED[kind]))
     if kind_name == "MessageEvent":
         kind = V1Kind.USER_MESSAGE if source == "user" else V1Kind.AGENT_MESSAGE
-        return Classified(kind, eid, ts, source)
+        return _new(Classified, (kind, eid, ts, source, None, None, _STORED[kind]))
     if kind_name == "ConversationErrorEvent":
-        return Classified(V1Kind.CONVERSATION_ERROR, eid, ts, source, None, _str(event.get("code")))
+        return classified(V1Kind.CONVERSATION_ERROR, eid, ts, source, None, _str(get("code")))
     if kind_name == "ServerErrorEvent":
-        return Classified(V1Kind.SERVER_ERROR, eid, ts, source, None, _str(event.get("code")))
-    return Classified(_SIMPLE.get(kind_name, V1Kind.OTHER), eid, ts, source)
+        return classified(V1Kind.SERVER_ERROR, eid, ts, source, None, _str(get("code")))
+    return classified(V1Kind.OTHER, eid, ts, source)
 
 
 def message_text(event: Any) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gevent
 import gevent.event
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from loadtest.openhands.v1.events import (
 )
 from loadtest.openhands.v1.integrity import (
     DUPLICATE,
+    FEED,
     HOLD,
     LATE,
     NEW,
@@ -43,7 +45,7 @@ from loadtest.openhands.v1.integrity import (
 )
 from loadtest.openhands.v1.resume import sdk_rest_query
 from loadtest.openhands.v1.turns import Turn, TurnBook
-from loadtest.sio._json import loads  # orjson when installed, else the capped stdlib parser
+from loadtest.ws.json import loads  # orjson when installed, else the capped stdlib parser
 
 if TYPE_CHECKING:
     from loadtest.openhands.v1.conversation import V1Conversation
@@ -181,21 +183,30 @@ class V1Frames:
 
     # -- the per-frame path (reader greenlet) ------------------------------------------------------
 
+    def handler(self, gen: int) -> Callable[[bool, bytes, float], None]:
+        """The `WebSocket.start` message handler of connection `gen`: this socket's frame method with `gen`
+        bound (a C partial: one Python call per received frame up to the classification)."""
+        return functools.partial(self._on_event if self.cfg.socket == "events" else self._on_envelope, gen)
+
     def on_message(self, gen: int, is_text: bool, payload: bytes, received_at: float) -> None:
+        """One received message of connection `gen` (ignored unless it is the current one)."""
+        self.handler(gen)(is_text, payload, received_at)
+
+    def _decode(self, gen: int, is_text: bool, payload: bytes) -> Any:
+        """The frame's JSON, or None when it is not the current connection's or not JSON text (counted)."""
         if gen != self.conv._generation:
-            return
+            return None
         try:
             obj = loads(payload) if is_text else None
         except ValueError:
             obj = None
         if obj is None:
-            self.bad_frames += 1
-            self.bad_frames_now += 1
-            return
-        if self.cfg.socket == "events":
-            self._on_event(obj, len(payload), received_at)
-        else:
-            self._on_envelope(obj, len(payload), received_at)
+            self._bad_frame()
+        return obj
+
+    def _bad_frame(self) -> None:
+        self.bad_frames += 1
+        self.bad_frames_now += 1
 
     def _ready_now(self, at: float) -> None:
         if self.connected_at is None:
@@ -203,38 +214,59 @@ class V1Frames:
             if self._ready is not None:
                 self._ready.set()
 
-    def _on_event(self, obj: Any, size: int, at: float) -> None:
+    def _on_event(self, gen: int, is_text: bool, payload: bytes, at: float) -> None:
+        if gen != self.conv._generation:
+            return
+        try:
+            obj = loads(payload) if is_text else None  # `_decode`, inlined: this is the hot path
+        except ValueError:
+            obj = None
+        if obj is None:
+            self._bad_frame()
+            return
+        size = len(payload)
         c = classify(obj)
+        kind = c.kind
         ids, conv = self.ids, self.conv
         ids.events += 1
         ids.bytes += size
-        conv.listener.on_event(conv, c.kind, size, at)
-        if c.kind is V1Kind.STREAMING_DELTA:
+        conv.listener.on_event(conv, kind, size, at)
+        if kind is V1Kind.STREAMING_DELTA:
             self.book.observe_delta(at)
             return
         watch = self.watch
         if watch is None:
             return
-        if watch.replaying and watch.quiet(at, self.cfg.replay_quiet):
-            self._end_replay(watch, at)
-        had_snapshot = watch.snapshot_at is not None
-        route = watch.observe(c, at)
-        if not had_snapshot and watch.snapshot_at is not None:
-            self._ready_now(at)
-        elif self.connected_at is None:
-            self.replayed_before_ready += 1
-            self.replay_bytes_before_ready += size
+        if watch.snapshot_at is not None and not watch.replaying:
+            # The live case (after the snapshot, no replay running): what `ReplayWatch.observe` does for it.
+            watch.live += 1
+            watch.last_replayed = False
+            route = FEED
+        else:
+            if watch.replaying and watch.quiet(at, self.cfg.replay_quiet):
+                self._end_replay(watch, at)
+            had_snapshot = watch.snapshot_at is not None
+            route = watch.observe(c, at)
+            if not had_snapshot and watch.snapshot_at is not None:
+                self._ready_now(at)
+            elif self.connected_at is None:
+                self.replayed_before_ready += 1
+                self.replay_bytes_before_ready += size
         if c.stored and c.id is not None:
             r = ids.observe(c.id, c.timestamp)
             if r != NEW:
                 conv.listener.on_integrity(conv, _UUID_RESULTS.get(r, "duplicate"), 1)
                 return
-        if not watch.last_replayed:
+        if (kind is V1Kind.SERVER_ERROR or kind is V1Kind.CONVERSATION_ERROR) and not watch.last_replayed:
             self._signals(c)
-        if route != HOLD:
+        if route != HOLD and (self.book.inflight or kind is V1Kind.EXECUTION_STATUS or kind is V1Kind.FULL_STATE):
             self._turns(c, obj, size, at)
 
-    def _on_envelope(self, obj: Any, size: int, at: float) -> None:
+    def _on_envelope(self, gen: int, is_text: bool, payload: bytes, at: float) -> None:
+        obj = self._decode(gen, is_text, payload)
+        if obj is None:
+            return
+        size = len(payload)
         e = classify_frame(obj)
         conv, seq = self.conv, self.seq
         ftype = e.type

@@ -175,7 +175,16 @@ class UuidIntegrity:
                 return DUPLICATE
             self.stale += 1
             return STALE
-        self._remember(eid, stamp)
+        # `_remember`, inlined: this is the per-event path of every new stored event.
+        seen[eid] = stamp
+        newest = self.newest_ts
+        if newest is None or stamp > newest:
+            self.newest_ts = stamp or None
+            self._boundary = {eid}
+        elif stamp == newest and len(self._boundary) < _BOUNDARY_CAP:
+            self._boundary.add(eid)
+        if len(seen) > self.max_ids:
+            self._overflow()
         return NEW
 
     def _remember(self, eid: str, stamp: str) -> None:

@@ -256,6 +256,13 @@ class TurnBook(InflightTurns[Turn]):
             return _NONE
         return self._end_run(received_at, end_state_of(status))
 
+    def overdue(self, now: float, timeout: float) -> bool:
+        """Whether a turn is older than `timeout` seconds (`expire` would end one)."""
+        for t in self.inflight:
+            if now - t.sent_at >= timeout:
+                return True
+        return False
+
     def expire(self, now: float, timeout: float) -> list[Turn]:
         """End turns older than `timeout` seconds as ``timeout``; returns them."""
         expired = [t for t in self.inflight if now - t.sent_at >= timeout]

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from loadtest.errors import LoadtestError
+from loadtest.ws.json import dumps
 
 __all__ = [
     "REDACTED",
@@ -176,9 +177,10 @@ def user_message(text: str) -> dict[str, Any]:
     return {"role": "user", "content": [{"type": "text", "text": text}]}
 
 
-def message_frame(text: str) -> str:
-    """The socket frame sending a user message (stored and run, like REST with ``run: true``)."""
-    return json.dumps(user_message(text), separators=(",", ":"), ensure_ascii=False)
+def message_frame(text: str) -> bytes:
+    """The socket frame sending a user message (stored and run, like REST with ``run: true``): compact UTF-8
+    JSON (`loadtest.ws.json`: orjson when installed)."""
+    return dumps(user_message(text))
 
 
 def send_body(text: str, run: bool = True) -> dict[str, Any]:

@@ -258,10 +258,7 @@ class TurnBook(InflightTurns[Turn]):
 
     def overdue(self, now: float, timeout: float) -> bool:
         """Whether a turn is older than `timeout` seconds (`expire` would end one)."""
-        for t in self.inflight:
-            if now - t.sent_at >= timeout:
-                return True
-        return False
+        return any(now - t.sent_at >= timeout for t in self.inflight)
 
     def expire(self, now: float, timeout: float) -> list[Turn]:
         """End turns older than `timeout` seconds as ``timeout``; returns them."""

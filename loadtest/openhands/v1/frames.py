@@ -259,8 +259,11 @@ class V1Frames:
                 return
         if (kind is V1Kind.SERVER_ERROR or kind is V1Kind.CONVERSATION_ERROR) and not watch.last_replayed:
             self._signals(c)
-        if route != HOLD and (self.book.inflight or kind is V1Kind.EXECUTION_STATUS or kind is V1Kind.FULL_STATE):
-            self._turns(c, obj, size, at)
+        book = self.book
+        if route != HOLD and (book.inflight or kind is V1Kind.EXECUTION_STATUS or kind is V1Kind.FULL_STATE):
+            # `_turns`, inlined
+            for turn in book.observe(c, message_text(obj) if kind is V1Kind.USER_MESSAGE else None, size, at):
+                self._finish(turn)
 
     def _on_envelope(self, gen: int, is_text: bool, payload: bytes, at: float) -> None:
         obj = self._decode(gen, is_text, payload)

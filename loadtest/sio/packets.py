@@ -46,8 +46,8 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.sio import _json
 from loadtest.sio.errors import ProtocolError
+from loadtest.ws import json as _json
 
 __all__ = [
     "ACK",

@@ -1,10 +1,9 @@
 """The project's fast JSON codec (public): orjson when installed (several times faster), else the stdlib with caps.
 
-The public home of the codec `loadtest.sio` uses privately (``loadtest/sio/_json.py``, the same code): other
-packages (the V1 client) import it from here. Both refuse NaN/Infinity and read integers in linear time: the
-stdlib path refuses integers over `MAX_INT_DIGITS` digits (as python-engineio does); orjson reads integers beyond
-64 bits as floats and refuses numbers beyond double range. `dumps` writes compact UTF-8 JSON (no ASCII escaping,
-like JSON.stringify).
+Used by `loadtest.sio`'s packet codec and by the V1 client. Both refuse NaN/Infinity and read integers in
+linear time: the stdlib path refuses integers over `MAX_INT_DIGITS` digits (as python-engineio does); orjson
+reads integers beyond 64 bits as floats and refuses numbers beyond double range. `dumps` writes compact UTF-8
+JSON (no ASCII escaping, like JSON.stringify).
 """
 
 from __future__ import annotations

@@ -73,6 +73,12 @@ class Assembler:
         else:
             self.finished.discard(source)
 
+    def expect(self, source: str) -> None:
+        """Wait for ``source`` (a connected worker) before releasing any second, even before its first report:
+        otherwise a worker whose first report lags another's would find its first seconds already released."""
+        if source not in self.closed:
+            self.closed[source] = self.start - 1
+
     def drop_source(self, source: str) -> None:
         """Stop waiting for ``source`` (a worker that quit or was lost)."""
         self.finished.add(source)

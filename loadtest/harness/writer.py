@@ -176,6 +176,10 @@ class RunWriter:
             gevent.sleep(max(0.0, 1.0 - (time.time() % 1.0)) + 0.2)
             if self.finished or self.assembler is None:
                 return
+            if isinstance(self.runner, MasterRunner):
+                for worker in list(self.runner.clients):  # every connected worker, reported or not
+                    if worker not in self.lost_workers:
+                        self.assembler.expect(worker)
             self.write(self.assembler.ready(int(time.time()), max_lag))
             self.broadcast_pace()
             self._check_abort()

@@ -106,3 +106,19 @@ def test_assembler_fills_empty_seconds_and_finishes_workers() -> None:
     out = a.ready(now_second=20, max_lag=100)
     assert [x.second for x in out] == [10, 11, 12, 13]
     assert sum(x.counters.get("events", 0) for x in out) == 1
+
+
+def test_assembler_waits_for_an_expected_worker_that_has_not_reported_yet() -> None:
+    a = Assembler(start_second=100)
+    a.expect("w1")
+    a.expect("w2")
+    s1 = Slice(100)
+    s1.count("actions", 1)
+    a.add("w1", [s1, Slice(101)], closed_through=101)
+    assert a.ready(now_second=103, max_lag=10) == []  # w2 is connected but its first report is still on the way
+    s2 = Slice(100)
+    s2.count("actions", 2)
+    a.add("w2", [s2], closed_through=100)
+    a.expect("w2")  # expecting again changes nothing once it has reported
+    out = a.ready(now_second=103, max_lag=10)
+    assert [s.second for s in out] == [100] and out[0].counters["actions"] == 3 and a.late == 0
